@@ -1,0 +1,5 @@
+"""Sub-commands of ``bfcbench``; each module has ``register(subparsers)``."""
+
+from bfcbench.commands import describe, list_command, run
+
+COMMANDS = (list_command, describe, run)

@@ -1,0 +1,42 @@
+"""Exceptions and warnings of bfcbench.
+
+Every error bfcbench raises on purpose derives from :class:`BfcbenchError`. A user
+mistake (a bad name, a bad value) raises :class:`ConfigError`, whose message is one
+line that names the parameter, shows the value received and says what is allowed;
+the command line prints that line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+
+class BfcbenchError(Exception):
+    """Root of every error that bfcbench raises on purpose."""
+
+
+class ConfigError(BfcbenchError, ValueError):
+    """A parameter, name or file given by the user is not acceptable."""
+
+
+class StoreError(BfcbenchError):
+    """The result store cannot be opened, read or written."""
+
+
+class Diverged(BfcbenchError):
+    """Training produced a non-finite loss.
+
+    Parameters
+    ----------
+    step : int
+        The optimisation step (counted from 1 over the whole fit) whose loss was
+        not finite.
+    message : str
+        What diverged, for the run's row.
+    """
+
+    def __init__(self, step: int, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class BfcbenchWarning(UserWarning):
+    """A numerical fallback or a questionable setting that the user should see."""

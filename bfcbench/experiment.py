@@ -1,0 +1,131 @@
+"""Plans of runs and their execution into a store.
+
+:func:`plan` checks every name and parameter of a comparison and expands it into
+:class:`~bfcbench.runner.RunSpec` objects before anything runs, so a bad input
+is refused before the store is touched. :func:`run_plan` executes the specs one
+after another and commits each finished run to the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bfcbench import registry
+from bfcbench.errors import ConfigError
+from bfcbench.output import format_number
+from bfcbench.params import did_you_mean, resolve
+from bfcbench.runner import DEFAULT_N_TEST, RunOutcome, RunSpec, execute
+from bfcbench.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def learner_names(text: str) -> list[str]:
+    """Expand ``--learner``: comma-separated names, or ``all``."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ConfigError(f"--learner: got {text!r}; allowed: learner names or 'all'.")
+    if "all" in names:
+        return list(registry.learners())
+    for name in names:
+        registry.learner_class(name)
+    return list(dict.fromkeys(names))
+
+
+def learner_settings(
+    names: Sequence[str], given: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Give each learner the ``--learner-param`` values it declares, checked.
+
+    A key that no selected learner declares is an error.
+    """
+    declared = {
+        name: {p.name for p in registry.learner_class(name).params} for name in names
+    }
+    for key in given:
+        if not any(key in keys for keys in declared.values()):
+            every = sorted(set().union(*declared.values()))
+            raise ConfigError(
+                f"--learner-param: got {key!r}, which none of {', '.join(names)} "
+                f"declares; allowed: {', '.join(every) or 'none'}."
+                + did_you_mean(key, every)
+            )
+    return {
+        name: resolve(
+            registry.learner_class(name).params,
+            {k: v for k, v in given.items() if k in declared[name]},
+            f"learner {name!r}",
+        )
+        for name in names
+    }
+
+
+def plan(
+    task: str,
+    task_params: Mapping[str, Any],
+    learners: Mapping[str, Mapping[str, Any]],
+    n_train: Sequence[int],
+    seeds: Sequence[int],
+    n_test: int = DEFAULT_N_TEST,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> list[RunSpec]:
+    """Every (n, learner, seed) combination as a checked RunSpec.
+
+    ``task_params`` and each learner's parameters are resolved (defaults
+    filled, values checked, constraints between task parameters checked) here.
+    """
+    task_cls = registry.task_class(task)
+    resolved_task = resolve(task_cls.params, task_params, f"task {task!r}")
+    task_cls.check(resolved_task)
+    specs = []
+    for n in n_train:
+        for name, params in learners.items():
+            learner_cls = registry.learner_class(name)
+            resolved = resolve(learner_cls.params, params, f"learner {name!r}")
+            for seed in seeds:
+                specs.append(
+                    RunSpec(
+                        task=task,
+                        task_params=dict(resolved_task),
+                        learner=name,
+                        learner_params=resolved,
+                        n_train=n,
+                        seed=seed,
+                        n_test=n_test,
+                        device=device,
+                        threads=threads,
+                    )
+                )
+    return specs
+
+
+def run_plan(
+    specs: Sequence[RunSpec],
+    store: Store,
+    on_finish: Callable[[int, RunOutcome], None] | None = None,
+) -> list[int]:
+    """Execute specs in order, committing each run; returns the new run ids."""
+    run_ids = []
+    for index, spec in enumerate(specs, start=1):
+        outcome = execute(spec)
+        run_ids.append(store.add(outcome.row, outcome.curve))
+        row = outcome.row
+        logger.info(
+            "[%d/%d] %s n=%d seed=%d: %s %s (%.1f s)",
+            index,
+            len(specs),
+            row["learner_label"],
+            spec.n_train,
+            spec.seed,
+            row["status"],
+            f"test NMSE {format_number(row.get('test_nmse'))}"
+            if row["status"] == "ok"
+            else row.get("message", ""),
+            row.get("fit_seconds") or 0.0,
+        )
+        if on_finish is not None:
+            on_finish(index, outcome)
+    return run_ids

@@ -1,0 +1,87 @@
+"""Registries of tasks and learners.
+
+The built-in collections live in ``bfcbench.tasks`` and ``bfcbench.learners``.
+Other packages can add their own through the entry-point groups
+``bfcbench.tasks`` and ``bfcbench.learners`` (each entry point names a Task or
+Learner subclass); one whose import fails is listed as not installed, with the
+reason, instead of breaking the listing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib.metadata import entry_points
+from typing import Any
+
+from bfcbench.errors import ConfigError
+from bfcbench.learners import LEARNERS, Learner
+from bfcbench.params import canonical_json, did_you_mean
+from bfcbench.tasks import TASKS, Task
+
+
+@functools.cache
+def _plugins(group: str) -> tuple[dict[str, Any], dict[str, str]]:
+    found: dict[str, Any] = {}
+    broken: dict[str, str] = {}
+    for point in entry_points(group=group):
+        try:
+            found[point.name] = point.load()
+        except Exception as error:  # a plugin's import may fail in any way
+            broken[point.name] = f"not installed: {type(error).__name__}: {error}"
+    return found, broken
+
+
+def tasks() -> dict[str, type[Task]]:
+    """Every usable task class by name, built-ins first."""
+    return {**TASKS, **_plugins("bfcbench.tasks")[0]}
+
+
+def learners() -> dict[str, type[Learner]]:
+    """Every usable learner class by name, built-ins first."""
+    return {**LEARNERS, **_plugins("bfcbench.learners")[0]}
+
+
+def unavailable() -> dict[str, dict[str, str]]:
+    """Plugins that failed to load, by kind and name, with the reason."""
+    return {
+        "tasks": _plugins("bfcbench.tasks")[1],
+        "learners": _plugins("bfcbench.learners")[1],
+    }
+
+
+def build_task(name: str, params: dict[str, Any]) -> Task:
+    """The task ``name`` with resolved ``params``, built once per process.
+
+    Tasks are immutable once built, and building one can mean measuring its
+    moments on a reference sample, so runs of the same task share one object.
+    """
+    return _build_task(name, canonical_json(params))
+
+
+@functools.lru_cache(maxsize=16)
+def _build_task(name: str, params_json: str) -> Task:
+    return task_class(name)(**json.loads(params_json))
+
+
+def task_class(name: str) -> type[Task]:
+    """The task class called ``name``; a one-line ConfigError otherwise."""
+    return _lookup("--task", name, tasks(), unavailable()["tasks"])
+
+
+def learner_class(name: str) -> type[Learner]:
+    """The learner class called ``name``; a one-line ConfigError otherwise."""
+    return _lookup("--learner", name, learners(), unavailable()["learners"])
+
+
+def _lookup(
+    option: str, name: str, known: dict[str, Any], broken: dict[str, str]
+) -> Any:
+    if name in known:
+        return known[name]
+    if name in broken:
+        raise ConfigError(f"{option}: {name!r} is {broken[name]}.")
+    raise ConfigError(
+        f"{option}: got {name!r}; allowed: {', '.join(known)}."
+        + did_you_mean(name, known)
+    )

@@ -1,0 +1,330 @@
+"""The result store: one SQLite file, one committed row per finished run.
+
+The file holds three tables: ``meta`` (the schema version), ``runs`` (the columns
+of DESIGN.md section 3, listed in :data:`RUN_COLUMNS`) and ``curves`` (feature
+recovery during training, keyed by run). Each run is written in one transaction
+with its curve, so a killed process leaves either the whole run or nothing. The
+database runs in WAL mode with a generous busy timeout so that several processes
+can write to it at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bfcbench.errors import ConfigError, StoreError
+
+SCHEMA_VERSION = 1
+DEFAULT_PATH = Path("results") / "bfcbench.sqlite"
+ENVIRONMENT_VARIABLE = "BFCBENCH_STORE"
+STATUSES = ("ok", "diverged", "timeout", "oom", "failed", "skipped")
+
+# (name, SQL type, meaning). The order is the order of stored and exported columns.
+RUN_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("run_id", "INTEGER PRIMARY KEY AUTOINCREMENT", "row number in this store"),
+    (
+        "config_key",
+        "TEXT NOT NULL",
+        "hash of the configuration; resumed sweeps skip it",
+    ),
+    ("task", "TEXT NOT NULL", "task name"),
+    ("task_version", "INTEGER NOT NULL", "task version (bumped when data change)"),
+    ("task_params", "TEXT NOT NULL", "task parameters, JSON, defaults filled in"),
+    ("task_label", "TEXT NOT NULL", "task name with its non-default parameters"),
+    ("learner", "TEXT NOT NULL", "learner name"),
+    ("learner_version", "INTEGER NOT NULL", "learner version"),
+    ("learner_params", "TEXT NOT NULL", "learner parameters, JSON, defaults filled in"),
+    ("learner_label", "TEXT NOT NULL", "learner name with its non-default parameters"),
+    ("n_train", "INTEGER NOT NULL", "training examples (validation split included)"),
+    ("n_test", "INTEGER NOT NULL", "test examples"),
+    ("seed", "INTEGER NOT NULL", "run seed: training and test samples, initialisation"),
+    ("status", "TEXT NOT NULL", "ok, diverged, timeout, oom, failed or skipped"),
+    ("message", "TEXT", "why a run did not finish, or a warning"),
+    ("test_mse", "REAL", "mean squared error on the test sample"),
+    ("test_nmse", "REAL", "test MSE divided by the variance of the test labels"),
+    ("train_mse", "REAL", "mean squared error on the training sample"),
+    ("fit_seconds", "REAL", "wall time of fit, hyperparameter choice included"),
+    ("predict_seconds", "REAL", "wall time of predicting the test sample"),
+    ("peak_memory_mb", "REAL", "peak resident memory of the process during the run"),
+    ("choices", "TEXT", "hyperparameters the learner chose, JSON"),
+    ("stop_reason", "TEXT", "why training stopped"),
+    ("failed_step", "INTEGER", "optimisation step at which training diverged"),
+    ("ridge", "REAL", "ridge used by a kernel learner"),
+    ("solver", "TEXT", "linear solver used by a kernel learner"),
+    (
+        "feature_r2",
+        "TEXT",
+        "final R^2 of each true level from the learned levels, JSON",
+    ),
+    ("dtype", "TEXT", "floating-point precision of the fit"),
+    ("device", "TEXT", "torch device"),
+    ("threads", "INTEGER", "torch threads"),
+    ("bfcbench_version", "TEXT", "bfcbench version"),
+    ("git_revision", "TEXT", "commit of the bfcbench source, -dirty if modified"),
+    ("torch_version", "TEXT", "torch version"),
+    ("numpy_version", "TEXT", "numpy version"),
+    ("sklearn_version", "TEXT", "scikit-learn version"),
+    ("python_version", "TEXT", "Python version"),
+    ("hostname", "TEXT", "machine that ran it"),
+    ("started_at", "TEXT", "UTC start time, ISO 8601"),
+    ("finished_at", "TEXT", "UTC end time, ISO 8601"),
+    ("superseded", "INTEGER NOT NULL DEFAULT 0", "1 once a forced re-run replaced it"),
+)
+COLUMN_NAMES = tuple(name for name, _, _ in RUN_COLUMNS)
+JSON_COLUMNS = ("task_params", "learner_params", "choices", "feature_r2")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    {", ".join(f"{name} {kind}" for name, kind, _ in RUN_COLUMNS)},
+    CHECK (status IN ({", ".join(repr(s) for s in STATUSES)}))
+);
+CREATE INDEX IF NOT EXISTS runs_by_key ON runs (config_key);
+CREATE TABLE IF NOT EXISTS curves (
+    run_id INTEGER NOT NULL REFERENCES runs (run_id),
+    step INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    r2 REAL,
+    PRIMARY KEY (run_id, step, level)
+);
+"""
+
+# Upgrades from an older schema version v to v + 1, as SQL scripts.
+_UPGRADES: dict[int, str] = {}
+
+
+def default_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Where the store is: ``explicit``, else ``$BFCBENCH_STORE``, else
+    ``results/bfcbench.sqlite`` under the working directory."""
+    if explicit:
+        return Path(explicit)
+    from_environment = os.environ.get(ENVIRONMENT_VARIABLE)
+    if from_environment:
+        return Path(from_environment)
+    return DEFAULT_PATH
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a store path that cannot be a file, before anything runs."""
+    if path.is_dir():
+        raise ConfigError(
+            f"--store: got {str(path)!r}; allowed: a file path, not a directory."
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise ConfigError(
+            f"--store: got {str(path)!r}; allowed: a path in a writable directory."
+        )
+
+
+class Store:
+    """An open result store.
+
+    Parameters
+    ----------
+    path : path-like
+        The SQLite file; created (with its directory) if missing.
+    readonly : bool, default=False
+        Open an existing file for reading only.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly and not self.path.exists():
+            raise ConfigError(
+                f"--store: got {str(self.path)!r}; allowed: an existing store file."
+            )
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"file:{self.path}?mode={'ro' if readonly else 'rwc'}"
+        try:
+            self.connection = sqlite3.connect(
+                uri, uri=True, timeout=60.0, isolation_level=None
+            )
+            self.connection.execute("PRAGMA busy_timeout = 60000")
+            if not readonly:
+                self.connection.execute("PRAGMA journal_mode = WAL")
+                self.connection.execute("PRAGMA synchronous = NORMAL")
+                self._create_or_upgrade()
+            self._check_version()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(
+                f"cannot open the store {str(self.path)!r}: {error}"
+            ) from error
+
+    def _create_or_upgrade(self) -> None:
+        with self.transaction():
+            # Statement by statement: executescript would commit the transaction.
+            for statement in _statements(_SCHEMA):
+                self.connection.execute(statement)
+            row = self.connection.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+            if row is None:
+                self.connection.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+                return
+            version = int(row[0])
+            while version < SCHEMA_VERSION:
+                for statement in _statements(_UPGRADES[version]):
+                    self.connection.execute(statement)
+                version += 1
+                self.connection.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(version),),
+                )
+
+    def _check_version(self) -> None:
+        try:
+            row = self.connection.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        if row is None:
+            raise StoreError(
+                f"{str(self.path)!r} is not a bfcbench store (no schema version)."
+            )
+        if int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{str(self.path)!r} has schema version {row[0]}; this bfcbench reads "
+                f"up to {SCHEMA_VERSION}. Upgrade bfcbench."
+            )
+
+    def transaction(self) -> _Transaction:
+        """``with store.transaction():`` runs its body in one immediate transaction."""
+        return _Transaction(self.connection)
+
+    def add(
+        self,
+        row: Mapping[str, Any],
+        curve: Iterable[tuple[int, int, float | None]] = (),
+    ) -> int:
+        """Write one run and its feature-recovery curve, committed together.
+
+        Parameters
+        ----------
+        row : mapping
+            Column values; JSON columns may be given as Python objects, missing
+            columns are stored as NULL.
+        curve : iterable of (step, level, r2)
+
+        Returns
+        -------
+        int
+            The new ``run_id``.
+        """
+        values = {
+            name: _encode(name, row.get(name))
+            for name in COLUMN_NAMES
+            if name != "run_id"
+        }
+        if values["superseded"] is None:
+            values["superseded"] = 0
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        with self.transaction():
+            cursor = self.connection.execute(
+                f"INSERT INTO runs ({names}) VALUES ({marks})", tuple(values.values())
+            )
+            run_id = int(cursor.lastrowid)
+            self.connection.executemany(
+                "INSERT INTO curves VALUES (?, ?, ?, ?)",
+                [(run_id, step, level, r2) for step, level, r2 in curve],
+            )
+        return run_id
+
+    def runs(
+        self, where: str = "", parameters: Sequence[Any] = ()
+    ) -> list[dict[str, Any]]:
+        """Rows of ``runs`` as dicts, JSON columns decoded, in insertion order.
+
+        ``where`` is an SQL condition with ``?`` placeholders for ``parameters``.
+        """
+        query = (
+            "SELECT * FROM runs"
+            + (f" WHERE {where}" if where else "")
+            + " ORDER BY run_id"
+        )
+        cursor = self.connection.execute(query, tuple(parameters))
+        names = [column[0] for column in cursor.description]
+        return [_decode(dict(zip(names, values, strict=True))) for values in cursor]
+
+    def curves(
+        self, run_ids: Iterable[int]
+    ) -> list[tuple[int, int, int, float | None]]:
+        """Curve points ``(run_id, step, level, r2)`` of the given runs."""
+        ids = list(run_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        return list(
+            self.connection.execute(
+                f"SELECT run_id, step, level, r2 FROM curves WHERE run_id IN ({marks}) "
+                "ORDER BY run_id, level, step",
+                ids,
+            )
+        )
+
+    def schema_version(self) -> int:
+        row = self.connection.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _Transaction:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> None:
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.connection.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    return [statement for statement in script.split(";") if statement.strip()]
+
+
+def _encode(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in JSON_COLUMNS and not isinstance(value, str):
+        return json.dumps(value, sort_keys=True, default=_json_default)
+    return value
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    for name in JSON_COLUMNS:
+        if isinstance(row.get(name), str):
+            row[name] = json.loads(row[name])
+    return row
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")

@@ -1,0 +1,101 @@
+"""The SQLite result store on disk."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bfcbench.errors import StoreError
+from bfcbench.runner import RunSpec, execute
+from bfcbench.store import COLUMN_NAMES, SCHEMA_VERSION, Store, default_path
+from bfcbench.tasks.hierarchical import Hierarchical
+
+
+def mean_row(seed=0):
+    spec = RunSpec(
+        "hierarchical", Hierarchical(d=6, width=2).values, "mean", {}, 100, seed
+    )
+    return execute(spec).row
+
+
+def test_row_round_trips_with_every_column(store_path):
+    row = mean_row()
+    with Store(store_path) as store:
+        run_id = store.add(row, [(10, 1, 0.5), (20, 1, 0.75)])
+        (stored,) = store.runs()
+        curve = store.curves([run_id])
+    assert set(stored) == set(COLUMN_NAMES)
+    assert stored["run_id"] == run_id
+    assert stored["status"] == "ok"
+    assert stored["test_nmse"] == pytest.approx(row["test_nmse"])
+    assert stored["task_params"] == row["task_params"]
+    assert stored["choices"] == row["choices"]
+    assert stored["superseded"] == 0
+    assert curve == [(run_id, 10, 1, 0.5), (run_id, 20, 1, 0.75)]
+
+
+def test_schema_version_is_recorded(store_path):
+    Store(store_path).close()
+    connection = sqlite3.connect(store_path)
+    (version,) = connection.execute(
+        "SELECT value FROM meta WHERE key = 'schema_version'"
+    ).fetchone()
+    assert int(version) == SCHEMA_VERSION
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_missing_values_stay_missing(store_path):
+    row = mean_row() | {"status": "failed", "test_mse": None, "test_nmse": None}
+    with Store(store_path) as store:
+        store.add(row)
+    connection = sqlite3.connect(store_path)
+    nmse, kind = connection.execute(
+        "SELECT test_nmse, typeof(test_nmse) FROM runs"
+    ).fetchone()
+    assert nmse is None and kind == "null"
+
+
+def test_unknown_status_is_rejected_by_the_schema(store_path):
+    with Store(store_path) as store, pytest.raises(sqlite3.IntegrityError):
+        store.add(mean_row() | {"status": "great"})
+    with Store(store_path) as store:
+        assert store.runs() == []
+
+
+def test_newer_schema_is_refused(store_path):
+    Store(store_path).close()
+    connection = sqlite3.connect(store_path)
+    connection.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    connection.commit()
+    connection.close()
+    with pytest.raises(StoreError, match="schema version 999"):
+        Store(store_path)
+
+
+def test_a_file_that_is_not_a_store_is_refused(tmp_path):
+    path = tmp_path / "other.sqlite"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE unrelated (x)")
+    connection.commit()
+    connection.close()
+    with pytest.raises(StoreError):
+        Store(path, readonly=True)
+
+
+def test_default_path_precedence(monkeypatch, tmp_path):
+    monkeypatch.delenv("BFCBENCH_STORE", raising=False)
+    assert str(default_path()) == "results/bfcbench.sqlite"
+    monkeypatch.setenv("BFCBENCH_STORE", str(tmp_path / "env.sqlite"))
+    assert default_path() == tmp_path / "env.sqlite"
+    assert default_path(tmp_path / "given.sqlite") == tmp_path / "given.sqlite"
+
+
+def test_rows_from_two_connections_are_both_kept(store_path):
+    first, second = Store(store_path), Store(store_path)
+    first.add(mean_row(0))
+    second.add(mean_row(1))
+    first.close()
+    second.close()
+    with Store(store_path) as store:
+        assert [row["seed"] for row in store.runs()] == [0, 1]
