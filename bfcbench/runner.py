@@ -23,6 +23,7 @@ import torch
 from bfcbench import registry
 from bfcbench.environment import peak_memory_mb, peak_memory_reset, software
 from bfcbench.errors import BfcbenchWarning, Diverged
+from bfcbench.features import FeatureProbe, curve_rows
 from bfcbench.params import canonical_json, label
 from bfcbench.seeding import stream
 from bfcbench.tasks.base import Task
@@ -168,6 +169,10 @@ def _fit_and_score(spec: RunSpec, outcome: RunOutcome) -> None:
         seed=stream("init", spec.seed), device=spec.device, **spec.learner_params
     )
     learner.adapt(task.shape())
+    probe = None
+    if hasattr(learner, "probe") and task.features(X_train[:1]):
+        probe = FeatureProbe(task, spec.seed)
+        learner.probe = probe
 
     peak_memory_reset()
     start = time.perf_counter()
@@ -181,6 +186,9 @@ def _fit_and_score(spec: RunSpec, outcome: RunOutcome) -> None:
     predictions = learner.predict(X_test)
     row["predict_seconds"] = time.perf_counter() - start
 
+    if probe is not None:
+        outcome.curve = curve_rows(learner.curve_)
+        row["feature_r2"] = probe(learner.model_)
     for column in ("ridge", "solver"):
         if column in learner.choices:
             row[column] = learner.choices[column]

@@ -20,7 +20,7 @@ import numpy as np
 # everybody else's numpy code.
 _SALT = 0xBFC
 
-PURPOSES = {"target": 0, "reference": 1, "train": 2, "test": 3, "init": 4}
+PURPOSES = {"target": 0, "reference": 1, "train": 2, "test": 3, "init": 4, "probe": 5}
 
 BLOCK_ROWS = 1024
 
@@ -30,9 +30,10 @@ def stream(purpose: str, seed: int) -> np.random.SeedSequence:
 
     Parameters
     ----------
-    purpose : {"target", "reference", "train", "test", "init"}
+    purpose : {"target", "reference", "train", "test", "init", "probe"}
         What the stream is for; ``target`` and ``reference`` take the task seed,
-        the others the run seed.
+        the others the run seed (``probe`` draws the held-out inputs on which
+        feature recovery is measured).
     seed : int
         The task seed or run seed, at least 0.
 

@@ -35,6 +35,10 @@ LEARNING_RATES = {"adam": (3e-3, 1e-3, 3e-4), "sgd": (0.1, 0.03, 0.01)}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PREDICT_BATCH = 8192
 
+# Multiply-adds of one minibatch through the first layer below which a network
+# counts as small and trains on one thread (threads=auto).
+SMALL_NETWORK_WORK = 1 << 22
+
 # Depth and skip pattern of the network when the task has no hierarchy to mirror.
 FALLBACK_DEPTH = 3
 FALLBACK_SKIP = "dense"
@@ -329,6 +333,14 @@ class NetworkLearner(Learner):
         Param(
             "dtype", str, "float32", "precision of the weights", choices=tuple(DTYPES)
         ),
+        Param(
+            "threads",
+            int,
+            AUTO,
+            "torch threads while training; auto uses one for small networks on the CPU",
+            low=1,
+            auto=True,
+        ),
         VALIDATION_FRACTION,
     )
 
@@ -347,6 +359,23 @@ class NetworkLearner(Learner):
         raise NotImplementedError
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> NetworkLearner:
+        previous = torch.get_num_threads()
+        threads = self.values["threads"]
+        if threads == AUTO:
+            # Small networks train faster on one thread: the cost of spreading
+            # each small matrix product over threads exceeds the work, and on a
+            # busy machine it was ten times slower.
+            work = self.values["batch_size"] * X.shape[1] * self.values["width"]
+            small = self.device == "cpu" and work <= SMALL_NETWORK_WORK
+            threads = 1 if small else previous
+        self.choices["torch_threads"] = threads
+        torch.set_num_threads(threads)
+        try:
+            return self._fit(X, y)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> NetworkLearner:
         dtype = DTYPES[self.values["dtype"]]
         fit_rows, validation_rows = self.validation_split(len(X))
         X_all = torch.as_tensor(np.asarray(X), dtype=dtype, device=self.device)
