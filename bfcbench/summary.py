@@ -51,3 +51,39 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return summary
+
+
+# Bulky diagnostics left out of the compact view of choices (kept in the store).
+_DETAIL_KEYS = ("validation_mse", "learning_rate_trials")
+
+
+def choices_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One line per run with the hyperparameters the learner chose on validation
+    data, compactly (``ridge=1e-05 solver=cholesky``), and why it stopped."""
+    table = []
+    for row in rows:
+        choices = row.get("choices") or {}
+        shown = " ".join(
+            f"{key}={_compact(value)}"
+            for key, value in choices.items()
+            if key not in _DETAIL_KEYS
+        )
+        table.append(
+            {
+                "learner": row["learner_label"],
+                "n_train": row["n_train"],
+                "seed": row["seed"],
+                "status": row["status"],
+                "choices": shown,
+                "stop_reason": row.get("stop_reason") or "",
+            }
+        )
+    return table
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list):
+        return ",".join(_compact(item) for item in value)
+    return str(value)

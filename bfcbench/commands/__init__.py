@@ -1,5 +1,5 @@
 """Sub-commands of ``bfcbench``; each module has ``register(subparsers)``."""
 
-from bfcbench.commands import describe, features, list_command, run
+from bfcbench.commands import data, describe, features, list_command, run
 
-COMMANDS = (list_command, describe, run, features)
+COMMANDS = (list_command, describe, run, features, data)

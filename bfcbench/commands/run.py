@@ -21,7 +21,7 @@ from bfcbench.output import format_number, render
 from bfcbench.params import parse_assignments
 from bfcbench.runner import DEFAULT_N_TEST, RunSpec
 from bfcbench.store import COLUMN_NAMES, Store, check_writable, default_path
-from bfcbench.summary import SUMMARY_COLUMNS, summarize
+from bfcbench.summary import SUMMARY_COLUMNS, choices_rows, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,12 @@ def register(
         metavar="T",
         help="torch threads per run (default: torch's)",
     )
+    parser.add_argument(
+        "--show-choices",
+        action="store_true",
+        help="also print the hyperparameters each run chose on its validation split "
+        "(the json format always includes them)",
+    )
     add_store(parser)
     add_format(parser, ("table", "markdown", "csv", "json"))
     parser.set_defaults(handler=handle)
@@ -127,6 +133,9 @@ def handle(args: argparse.Namespace) -> int:
         print(header(specs[0]))
         print()
         print(render(summary_rows(rows), args.format, SUMMARY_COLUMNS))
+        if args.show_choices:
+            print()
+            print(render(choices_rows(rows), args.format))
     logger.info("%d runs in %.0f s, stored in %s", len(rows), elapsed, path)
     return 0
 
