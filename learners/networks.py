@@ -203,7 +203,6 @@ class Trainer:
             )
         self.probe = probe
         self.curve: list[tuple[int, Any]] = []
-        self.history: list[tuple[int, float]] = []
         self.best_step = step_offset
         self.best_loss = self.validation_loss()
         self.best_state = copy.deepcopy(model.state_dict())
@@ -262,7 +261,6 @@ class Trainer:
 
             if self.step % every == 0:
                 validation = self.validation_loss()
-                self.history.append((self.step, validation))
                 if self.probe is not None:
                     self.curve.append((self.step, self.probe(self.model)))
                 if validation < self.best_loss:

@@ -144,3 +144,17 @@ def test_layerwise_freezes_lower_levels(data):
     assert learner.choices["depth"] == 2
     assert len(learner.choices["learning_rate"]) == 2
     assert len(learner.stop_reason.split(";")) == 2
+
+
+def test_bottom_up_schedule_adds_one_read_out_per_stage(data):
+    task, (X, y, _, _) = data
+    learner = registry.learner_class("deep")(
+        seed=stream("init", 0), schedule="bottom-up", steps=200, eval_every=50
+    )
+    learner.adapt(task.shape())
+    learner.fit(X, y)
+    assert learner.choices["depth"] == 2
+    assert len(learner.choices["learning_rate"]) == 2
+    # After the last stage every read-out is on.
+    assert learner.model_.readout_mask.tolist() == [1.0, 1.0]
+    assert float(learner.model_.readouts[1].detach().abs().sum()) > 0
