@@ -1,5 +1,5 @@
 """Sub-commands of ``bfcbench``; each module has ``register(subparsers)``."""
 
-from bfcbench.commands import describe, list_command, run
+from bfcbench.commands import describe, list_command, run, sweep
 
-COMMANDS = (list_command, describe, run)
+COMMANDS = (list_command, describe, run, sweep)
