@@ -407,6 +407,10 @@ class InlineExecutor(Executor):
 class ProcessPoolExecutor(Executor):
     """``workers`` worker processes on this machine, one run at a time each.
 
+    The processes, and one thread in this process that feeds each of them, live
+    until :meth:`close`, so several calls of :meth:`run` share them and pay for
+    starting Python and torch once.
+
     Parameters
     ----------
     workers : int
@@ -423,7 +427,14 @@ class ProcessPoolExecutor(Executor):
             raise ConfigError(f"--jobs: got {workers!r}; allowed: an integer >= 1.")
         self.slots = workers
         self.environment = dict(environment or {})
-        self.processes_started = 0
+        self._todo: queue.SimpleQueue[tuple[Job, _Batch] | None] = queue.SimpleQueue()
+        self._feeders: list[threading.Thread] = []
+        self._processes: list[WorkerProcess] = []
+
+    @property
+    def processes_started(self) -> int:
+        """Worker processes started so far (replacements included)."""
+        return sum(process.started for process in self._processes)
 
     def describe(self) -> str:
         threads = threads_per_run(self.slots)
@@ -439,41 +450,24 @@ class ProcessPoolExecutor(Executor):
     ) -> Iterator[tuple[Job, RunOutcome]]:
         if not jobs:
             return
-        todo: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        for job in jobs:
-            todo.put(self.local_job(job))
-        events: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
-        stopping = threading.Event()
-        processes = [
-            WorkerProcess(self.environment) for _ in range(min(self.slots, len(jobs)))
-        ]
-
-        def serve(process: WorkerProcess) -> None:
-            try:
-                while not stopping.is_set():
-                    try:
-                        job = todo.get_nowait()
-                    except queue.Empty:
-                        return
-                    events.put(("start", job, None))
-                    events.put(("done", job, process.run(job)))
-            except BaseException as error:  # handed to the main thread
-                events.put(("error", None, error))
-            finally:
-                process.close()
-
-        threads = [
-            threading.Thread(
-                target=serve, args=(process,), name=f"bfcbench-worker-{i}", daemon=True
+        batch = _Batch()
+        while len(self._feeders) < min(self.slots, len(jobs)):
+            process = WorkerProcess(self.environment)
+            feeder = threading.Thread(
+                target=self._feed,
+                args=(process,),
+                name=f"bfcbench-worker-{len(self._feeders)}",
+                daemon=True,
             )
-            for i, process in enumerate(processes)
-        ]
-        for thread in threads:
-            thread.start()
+            self._processes.append(process)
+            self._feeders.append(feeder)
+            feeder.start()
+        for job in jobs:
+            self._todo.put((self.local_job(job), batch))
         remaining = len(jobs)
         try:
             while remaining:
-                kind, job, payload = events.get()
+                kind, job, payload = batch.events.get()
                 if kind == "start":
                     if on_start is not None:
                         on_start(job)
@@ -483,13 +477,47 @@ class ProcessPoolExecutor(Executor):
                 else:
                     raise payload
         finally:
-            stopping.set()
-            if remaining:
-                for process in processes:
-                    process.cancel()
-            for thread in threads:
-                thread.join(timeout=60)
-            self.processes_started += sum(process.started for process in processes)
+            # Stopped early (an error, Ctrl-C): the feeders drop the rest of this
+            # batch and kill the runs in flight within a fraction of a second.
+            batch.cancelled = True
+
+    def _feed(self, process: WorkerProcess) -> None:
+        try:
+            while True:
+                item = self._todo.get()
+                if item is None:
+                    return
+                job, batch = item
+                if batch.cancelled:
+                    continue
+                batch.events.put(("start", job, None))
+                try:
+                    outcome = process.run(job, batch.is_cancelled)
+                except BaseException as error:  # handed to the sweep's thread
+                    batch.events.put(("error", job, error))
+                else:
+                    batch.events.put(("done", job, outcome))
+        finally:
+            process.close()
+
+    def close(self) -> None:
+        """Stop the feeders and their worker processes."""
+        for _ in self._feeders:
+            self._todo.put(None)
+        for feeder in self._feeders:
+            feeder.join(timeout=60)
+        self._feeders = []
+
+
+class _Batch:
+    """The jobs of one :meth:`ProcessPoolExecutor.run` call: events, cancel flag."""
+
+    def __init__(self) -> None:
+        self.events: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
+        self.cancelled = False
+
+    def is_cancelled(self) -> bool:
+        return self.cancelled
 
 
 class DaskExecutor(Executor):
@@ -548,7 +576,7 @@ class DaskExecutor(Executor):
             for job in jobs
         }
         try:
-            for future in as_completed(list(futures)):
+            for future in as_completed(list(futures), loop=self.client.loop):
                 job = futures[future]
                 try:
                     outcome = future.result()
@@ -577,16 +605,18 @@ _dask_thread = threading.local()
 def run_on_dask_worker(job: Job) -> RunOutcome:
     """The task a Dask worker executes: ``job`` in this thread's worker process.
 
-    Threads and the memory budget left to be decided are decided here, from
-    this machine's cores and memory shared among the Dask worker's threads.
+    Threads and the memory budget left to be decided are decided here: the
+    machine's cores, and the Dask worker's memory limit (else half the machine's
+    memory), shared among the Dask worker's threads.
     """
     from distributed import get_worker
 
     process = getattr(_dask_thread, "process", None)
     if process is None:
         process = _dask_thread.process = WorkerProcess()
+    worker = get_worker()
     try:
-        slots = max(1, int(get_worker().state.nthreads))
+        slots = max(1, int(worker.state.nthreads))
     except (ValueError, AttributeError):
         slots = 1
     spec = job.spec
@@ -594,7 +624,10 @@ def run_on_dask_worker(job: Job) -> RunOutcome:
         spec = replace(spec, threads=threads_per_run(slots))
     memory_limit = job.memory_limit
     if memory_limit == AUTO:
-        memory_limit = default_memory_limit(slots)
+        # The memory the Dask worker was given (dask worker --memory-limit),
+        # shared among its threads; else half the machine's.
+        given = getattr(getattr(worker, "memory_manager", None), "memory_limit", None)
+        memory_limit = int(given) // slots if given else default_memory_limit(slots)
     return process.run(Job(spec, job.timeout, memory_limit))
 
 

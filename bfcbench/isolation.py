@@ -7,8 +7,9 @@ A :class:`WorkerProcess` owns one ``python -m bfcbench.worker`` process
 - the run's own outcome, when the process sends it back;
 - ``timeout``, when the wall-clock limit passes first: the process is killed at
   the limit, wherever the run is, and replaced for the next job;
-- ``oom``, when the process was killed by SIGKILL while the kernel's OOM killer
-  counted a kill or its resident memory was near the run's budget;
+- ``oom``, when the process was killed by a SIGKILL that bfcbench did not send
+  while the kernel counted an OOM kill in this cgroup, or after the run's
+  resident memory had grown to three quarters of its budget or more;
 - ``failed``, when the process died otherwise (a segmentation fault, an abort,
   an exit), with the signal or exit status and the last line the process wrote
   to standard error (Python's fault handler names the function that crashed).
@@ -21,13 +22,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +45,9 @@ logger = logging.getLogger(__name__)
 SAMPLE_SECONDS = 0.25
 # How long a new worker may take to import torch and start its thread pools.
 STARTUP_SECONDS = 300.0
-# A SIGKILL with the resident memory at this share of the budget counts as OOM.
-NEAR_LIMIT = 0.9
+# A SIGKILL that bfcbench did not send, after the run's resident memory grew
+# by this share of its budget, counts as the OOM killer's.
+NEAR_LIMIT = 0.75
 
 
 class WorkerStartError(BfcbenchError):
@@ -86,8 +90,8 @@ class WorkerProcess:
         self._settings: tuple[int, int | None] | None = None
         self._stderr_path: Path | None = None
         self._killed = False
-        self._cancelled = False
         self._peak_bytes = 0
+        self._idle_resident = 0
         self.started = 0
 
     @property
@@ -95,8 +99,18 @@ class WorkerProcess:
         """Process id of the current worker process, if one is running."""
         return self._process.pid if self._process is not None else None
 
-    def run(self, job: Job) -> RunOutcome:
+    def run(
+        self, job: Job, should_stop: Callable[[], bool] | None = None
+    ) -> RunOutcome:
         """Execute ``job`` in the worker process; never raises for the run.
+
+        Parameters
+        ----------
+        job : Job
+        should_stop : callable, optional
+            Asked a few times a second while the run executes; when it returns
+            True the process is killed and the run comes back ``failed``
+            (cancelled). For sweeps that stop early.
 
         Raises
         ------
@@ -134,7 +148,7 @@ class WorkerProcess:
                     )
             ready, _, _ = select.select([fd], [], [], wait)
             self._sample_memory()
-            if self._cancelled:
+            if should_stop is not None and should_stop():
                 self.kill()
                 return self._unfinished(
                     job, "failed", "cancelled: the sweep stopped", started_at
@@ -153,21 +167,6 @@ class WorkerProcess:
             return self._unfinished(
                 job, "failed", f"error in the worker process: {payload}", started_at
             )
-
-    def cancel(self) -> None:
-        """Stop the current run from another thread; the process is killed.
-
-        Safe to call from any thread: it only signals the process, and the thread
-        that called :meth:`run` reaps it and returns. Later runs are refused.
-        """
-        self._cancelled = True
-        process = self._process
-        if process is not None:
-            self._killed = True
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
 
     def kill(self) -> None:
         """Kill the worker process now (SIGKILL), if one is running."""
@@ -210,9 +209,6 @@ class WorkerProcess:
         ):
             self.close()
             self._start(threads, memory_limit)
-        if self._cancelled:
-            self.kill()
-            raise WorkerStartError("the sweep stopped before the run started.")
         if self._process is None or self._stderr_path is None:
             raise WorkerStartError("a worker process could not start.")
         return self._process, self._stderr_path
@@ -261,6 +257,7 @@ class WorkerProcess:
                 "a worker process could not start"
                 + (f": {tail}" if tail else " (it wrote nothing to standard error).")
             )
+        self._idle_resident = message[1].get("resident") or 0
         logger.debug(
             "worker process %d started (%d threads, memory limit %s)",
             self._process.pid,
@@ -328,20 +325,28 @@ class WorkerProcess:
                 and kills_after is not None
                 and kills_after > kills_before
             )
-            near_limit = job.memory_limit is not None and peak >= (
-                NEAR_LIMIT * job.memory_limit
+            # Compare what the run added to the idle process with its budget.
+            near_limit = job.memory_limit is not None and (
+                peak - self._idle_resident >= NEAR_LIMIT * job.memory_limit
             )
             if (
                 number == signal.SIGKILL
                 and not killed_by_us
                 and (oom_killer or near_limit)
             ):
+                evidence = (
+                    "the kernel counted an OOM kill"
+                    if oom_killer
+                    else f"its resident memory had grown by "
+                    f"{format_size(peak - self._idle_resident)} of a "
+                    f"{format_size(job.memory_limit)} budget"
+                )
                 return self._unfinished(
                     job,
                     "oom",
-                    "the worker process was killed by SIGKILL, by the kernel's OOM "
-                    f"killer (peak resident memory {format_size(peak)}, limit "
-                    f"{format_size(job.memory_limit)})",
+                    "the worker process was killed by SIGKILL, not sent by "
+                    f"bfcbench, after {evidence}: out of memory (the kernel's OOM "
+                    "killer)",
                     started_at,
                 )
             message = f"the worker process died of {name}"
@@ -411,19 +416,33 @@ def _telling_line(text: str) -> str:
     """From a process's last words, the line that says most, kept short.
 
     For a crash reported by Python's fault handler, the error and the innermost
-    frame (``Fatal Python error: Segmentation fault, in fit (file.py, line
-    12)``); otherwise the last non-empty line.
+    frame outside the standard library and installed packages (``Fatal Python
+    error: Segmentation fault, in fit (learner.py, line 12)``); otherwise the
+    last non-empty line.
     """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return ""
     fatal = [line for line in lines if line.startswith("Fatal Python error")]
-    if fatal:
-        index = lines.index(fatal[-1])
-        frames = [line for line in lines[index:] if line.startswith("File ")]
-        where = f", {frames[0]}" if frames else ""
-        return _short(fatal[-1] + where)
-    return _short(lines[-1])
+    if not fatal:
+        return _short(lines[-1])
+    index = lines.index(fatal[-1])
+    frames = [
+        match
+        for line in lines[index:]
+        if (match := re.match(r'File "(.*)", line (\d+) in (\S+)', line))
+    ]
+    installed = tuple(
+        {sysconfig.get_paths()[name] for name in ("stdlib", "purelib", "platlib")}
+    )
+    own = [frame for frame in frames if not frame.group(1).startswith(installed)]
+    frame = (own or frames or [None])[0]
+    where = (
+        f", in {frame.group(3)} ({Path(frame.group(1)).name}, line {frame.group(2)})"
+        if frame
+        else ""
+    )
+    return _short(fatal[-1] + where)
 
 
 def _short(text: str, limit: int = 300) -> str:

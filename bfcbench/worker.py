@@ -178,11 +178,11 @@ def _die_with_parent(parent: int) -> None:
         os._exit(3)
 
 
-def _address_space() -> int | None:
-    """Bytes of virtual memory this process has mapped (``VmSize``)."""
+def _status_bytes(field: str) -> int | None:
+    """A size from ``/proc/self/status`` (``VmSize``, ``VmRSS``) in bytes."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError):
         pass
@@ -216,7 +216,7 @@ def _prepare(threads: int) -> None:
 def _limit_address_space(memory_limit: int) -> int | None:
     import resource
 
-    baseline = _address_space()
+    baseline = _status_bytes("VmSize")
     if baseline is None:
         return None
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -246,7 +246,12 @@ def main(argv: list[str] | None = None) -> int:
 
     _prepare(args.threads)
     baseline = _limit_address_space(args.memory_limit) if args.memory_limit else None
-    send(channel, ("ready", {"pid": os.getpid(), "baseline": baseline}))
+    info = {
+        "pid": os.getpid(),
+        "address_space": baseline,
+        "resident": _status_bytes("VmRSS"),
+    }
+    send(channel, ("ready", info))
 
     while True:
         message = receive_from(0)
