@@ -79,7 +79,7 @@ def spec(
 
 def stored(path: Path, where: str = "1") -> list[dict[str, Any]]:
     """Rows of the store at ``path`` read with plain sqlite3, as dicts."""
-    connection = sqlite3.connect(path)
+    connection = sqlite3.connect(path, timeout=30)
     connection.row_factory = sqlite3.Row
     try:
         return [
@@ -88,6 +88,10 @@ def stored(path: Path, where: str = "1") -> list[dict[str, Any]]:
                 f"SELECT * FROM runs WHERE {where} ORDER BY run_id"
             )
         ]
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):  # the store is being created
+            return []
+        raise
     finally:
         connection.close()
 
@@ -108,6 +112,19 @@ def children(pid: int) -> list[int]:
             found += [int(p) for p in (task / "children").read_text().split()]
         except OSError:
             continue
+    return found
+
+
+def worker_children(pid: int) -> list[int]:
+    """Live children of ``pid`` that are bfcbench worker processes."""
+    found = []
+    for child in children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"bfcbench.worker" in command and alive(child):
+            found.append(child)
     return found
 
 
