@@ -96,13 +96,20 @@ def test_load_reads_a_file(tmp_path):
     assert len(sweepfile.load(path).specs) == 16
 
 
-def test_readme_example_is_a_valid_sweep_file():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Sweeps", 1)[1]
+def test_readme_example_is_examples_sweep_toml_and_valid():
+    root = Path(__file__).resolve().parent.parent
+    section = (root / "README.md").read_text().split("## Sweeps", 1)[1]
     example = re.search(r"```toml\n(.*?)```", section, re.DOTALL)
     assert example is not None, "the README's Sweeps section has no TOML example"
+    assert example.group(1) == (root / "examples" / "sweep.toml").read_text()
     sweep = sweepfile.parse(example.group(1), "README example")
-    assert len(sweep.specs) >= 40
+    assert len(sweep.specs) == 40
+    assert {spec.learner for spec in sweep.specs} == {
+        "mean",
+        "linear",
+        "kernel-poly",
+        "deep",
+    }
 
 
 def _edit(old: str, new: str) -> str:
