@@ -562,8 +562,7 @@ class DaskExecutor(Executor):
     def run(
         self, jobs: Sequence[Job], on_start: OnStart = None
     ) -> Iterator[tuple[Job, RunOutcome]]:
-        from distributed import as_completed
-        from distributed.scheduler import KilledWorker
+        from distributed import KilledWorker, as_completed
 
         batch = uuid.uuid4().hex[:8]
         futures = {

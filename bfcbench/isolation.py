@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from bfcbench.errors import BfcbenchError
 from bfcbench.resources import format_duration, format_size, oom_kills
@@ -88,7 +89,10 @@ class WorkerProcess:
         self.environment = dict(environment or {})
         self._process: subprocess.Popen[bytes] | None = None
         self._settings: tuple[int, int | None] | None = None
-        self._stderr_path: Path | None = None
+        # What the process writes to stderr, in a file with no name (so that
+        # nothing is left behind, whatever happens to this process).
+        self._stderr: BinaryIO | None = None
+        self._last_stderr = ""
         self._killed = False
         self._peak_bytes = 0
         self._idle_resident = 0
@@ -119,8 +123,8 @@ class WorkerProcess:
         """
         if isinstance(job.memory_limit, str):
             raise ValueError(f"memory limit {job.memory_limit!r} was not resolved")
-        process, stderr_path = self._ensure(job.spec.threads or 1, job.memory_limit)
-        os.truncate(stderr_path, 0)
+        process, stderr = self._ensure(job.spec.threads or 1, job.memory_limit)
+        stderr.truncate(0)
         self._peak_bytes = 0
         kills_before = oom_kills()
         started_at = utc_now()
@@ -199,7 +203,7 @@ class WorkerProcess:
 
     def _ensure(
         self, threads: int, memory_limit: int | None
-    ) -> tuple[subprocess.Popen[bytes], Path]:
+    ) -> tuple[subprocess.Popen[bytes], BinaryIO]:
         """The running process for these settings, started if need be."""
         process = self._process
         if (
@@ -209,14 +213,12 @@ class WorkerProcess:
         ):
             self.close()
             self._start(threads, memory_limit)
-        if self._process is None or self._stderr_path is None:
+        if self._process is None or self._stderr is None:
             raise WorkerStartError("a worker process could not start.")
-        return self._process, self._stderr_path
+        return self._process, self._stderr
 
     def _start(self, threads: int, memory_limit: int | None) -> None:
-        descriptor, name = tempfile.mkstemp(prefix="bfcbench-worker-", suffix=".err")
-        os.close(descriptor)
-        self._stderr_path = Path(name)
+        self._stderr = tempfile.TemporaryFile(prefix="bfcbench-worker-")
         environment = {
             **os.environ,
             **{variable: str(threads) for variable in THREAD_VARIABLES},
@@ -233,7 +235,16 @@ class WorkerProcess:
             "--parent",
             str(os.getpid()),
         ]
-        with open(self._stderr_path, "ab") as stderr:
+        # The child appends (O_APPEND) through its own open file, so truncating
+        # between runs is safe and this process reads at its own offset.
+        # Elsewhere than Linux both share one file (the offset too), which only
+        # matters for the tail shown in the message of a crash.
+        try:
+            stderr: BinaryIO = open(f"/proc/self/fd/{self._stderr.fileno()}", "ab")
+            separate = True
+        except OSError:
+            stderr, separate = self._stderr, False
+        try:
             # A new session: Ctrl-C reaches the sweep, which stops its workers,
             # and a timeout kills whatever the run started along with it.
             self._process = subprocess.Popen(
@@ -245,6 +256,9 @@ class WorkerProcess:
                 start_new_session=True,
                 bufsize=0,
             )
+        finally:
+            if separate:
+                stderr.close()
         self._settings = (threads, memory_limit)
         self._killed = False
         self.started += 1
@@ -279,10 +293,10 @@ class WorkerProcess:
             code = process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             code = None
-        if self._stderr_path is not None:
+        if self._stderr is not None:
             self._last_stderr = self._stderr_tail()
-            self._stderr_path.unlink(missing_ok=True)
-            self._stderr_path = None
+            self._stderr.close()
+            self._stderr = None
         return code
 
     def _sample_memory(self) -> None:
@@ -299,12 +313,12 @@ class WorkerProcess:
 
     def _stderr_tail(self, size: int = 8192) -> str:
         """The most telling line of what the process last wrote to stderr."""
-        if self._stderr_path is None:
-            return getattr(self, "_last_stderr", "")
+        if self._stderr is None:
+            return self._last_stderr
         try:
-            with open(self._stderr_path, "rb") as handle:
-                handle.seek(max(0, handle.seek(0, os.SEEK_END) - size))
-                text = handle.read().decode(errors="replace")
+            end = self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, end - size))
+            text = self._stderr.read().decode(errors="replace")
         except OSError:
             return ""
         return _telling_line(text)
