@@ -60,6 +60,8 @@ __all__ = [
     "Job",
     "ProcessPoolExecutor",
     "SweepReport",
+    "describe_job",
+    "jobs_for",
     "make_executor",
     "pending",
     "pending_from_statuses",
