@@ -123,7 +123,11 @@ class WorkerProcess:
         """
         if isinstance(job.memory_limit, str):
             raise ValueError(f"memory limit {job.memory_limit!r} was not resolved")
-        process, stderr = self._ensure(job.spec.threads or 1, job.memory_limit)
+        # The address-space cap holds for runs on the CPU only: a GPU driver
+        # maps far more address space than the memory it uses. Runs on a GPU
+        # keep the memory estimate check.
+        cap = job.memory_limit if job.spec.device == "cpu" else None
+        process, stderr = self._ensure(job.spec.threads or 1, cap)
         stderr.truncate(0)
         self._peak_bytes = 0
         kills_before = oom_kills()

@@ -128,7 +128,7 @@ class OomKilled(_Faulty):
     name: ClassVar[str] = "oom-killed"
     description: ClassVar[str] = "fills most of its memory budget, then SIGKILL"
     params: ClassVar[tuple[Param, ...]] = (
-        Param("share", float, 0.85, "share of the budget to fill", low=0, high=1),
+        Param("share", float, 0.8, "share of the budget to fill", low=0, high=1),
     )
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> OomKilled:
