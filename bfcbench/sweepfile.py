@@ -101,7 +101,6 @@ class Sweep:
     timeout: float | None = None
     memory_limit: int | str | None = AUTO
     threads: int | None = None
-    memory_limit_given: bool = False
 
 
 def load(path: str | Path) -> Sweep:
@@ -189,7 +188,6 @@ class _Checker:
             result.threads = self.integer(document["threads"], ("threads",), 1, 1024)
         result.timeout = self.duration(document.get("timeout"), ("timeout",))
         if "memory_limit" in document:
-            result.memory_limit_given = True
             result.memory_limit = self.size(document["memory_limit"], ("memory_limit",))
 
         tasks = self.tasks(self.entries(document["tasks"], "tasks"))
