@@ -5,12 +5,22 @@ Other packages can add their own through the entry-point groups
 ``bfcbench.tasks`` and ``bfcbench.learners`` (each entry point names a Task or
 Learner subclass); one whose import fails is listed as not installed, with the
 reason, instead of breaking the listing.
+
+Without packaging, the environment variable ``BFCBENCH_PLUGINS`` names
+importable modules, separated by commas; every Task and Learner subclass that
+such a module defines (with a ``name``) is registered. The variable is read
+where the registry is used, so worker processes that inherit the environment,
+including the processes that run isolated runs, see the same plugins.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
 import json
+import logging
+import os
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -19,9 +29,17 @@ from bfcbench.learners import LEARNERS, Learner
 from bfcbench.params import canonical_json, did_you_mean
 from bfcbench.tasks import TASKS, Task
 
+logger = logging.getLogger(__name__)
+
+PLUGINS_VARIABLE = "BFCBENCH_PLUGINS"
+
+
+def _plugins(group: str) -> tuple[dict[str, Any], dict[str, str]]:
+    return _plugins_for(group, os.environ.get(PLUGINS_VARIABLE, ""))
+
 
 @functools.cache
-def _plugins(group: str) -> tuple[dict[str, Any], dict[str, str]]:
+def _plugins_for(group: str, modules: str) -> tuple[dict[str, Any], dict[str, str]]:
     found: dict[str, Any] = {}
     broken: dict[str, str] = {}
     for point in entry_points(group=group):
@@ -29,7 +47,36 @@ def _plugins(group: str) -> tuple[dict[str, Any], dict[str, str]]:
             found[point.name] = point.load()
         except Exception as error:  # a plugin's import may fail in any way
             broken[point.name] = f"not installed: {type(error).__name__}: {error}"
+    base = Task if group == "bfcbench.tasks" else Learner
+    for module_name in filter(None, (part.strip() for part in modules.split(","))):
+        module = _plugin_module(module_name)
+        if isinstance(module, str):
+            broken[module_name] = module
+            continue
+        for value in vars(module).values():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, base)
+                and value.__module__ == module.__name__
+                and not inspect.isabstract(value)
+                and isinstance(getattr(value, "name", None), str)
+            ):
+                found[value.name] = value
     return found, broken
+
+
+@functools.cache
+def _plugin_module(name: str) -> Any:
+    """The module ``name`` of ``BFCBENCH_PLUGINS``, or why it cannot be imported."""
+    try:
+        return importlib.import_module(name)
+    except Exception as error:  # a plugin's import may fail in any way
+        reason = (
+            f"not installed: {PLUGINS_VARIABLE} names {name!r}, whose import "
+            f"failed: {type(error).__name__}: {error}"
+        )
+        logger.warning("%s", reason)
+        return reason
 
 
 def tasks() -> dict[str, type[Task]]:

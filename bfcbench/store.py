@@ -209,6 +209,7 @@ class Store:
         self,
         row: Mapping[str, Any],
         curve: Iterable[tuple[int, int, float | None]] = (),
+        supersede: bool = False,
     ) -> int:
         """Write one run and its feature-recovery curve, committed together.
 
@@ -218,6 +219,10 @@ class Store:
             Column values; JSON columns may be given as Python objects, missing
             columns are stored as NULL.
         curve : iterable of (step, level, r2)
+        supersede : bool, default=False
+            Mark the earlier current rows of the same ``config_key`` as
+            superseded, in the same transaction, so that the configuration keeps
+            exactly one current row: the new one.
 
         Returns
         -------
@@ -234,6 +239,12 @@ class Store:
         names = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         with self.transaction():
+            if supersede:
+                self.connection.execute(
+                    "UPDATE runs SET superseded = 1 "
+                    "WHERE config_key = ? AND superseded = 0",
+                    (values["config_key"],),
+                )
             cursor = self.connection.execute(
                 f"INSERT INTO runs ({names}) VALUES ({marks})", tuple(values.values())
             )
@@ -259,6 +270,47 @@ class Store:
         cursor = self.connection.execute(query, tuple(parameters))
         names = [column[0] for column in cursor.description]
         return [_decode(dict(zip(names, values, strict=True))) for values in cursor]
+
+    def current_statuses(self, keys: Iterable[str]) -> dict[str, str]:
+        """Status of the current row of each stored configuration among ``keys``.
+
+        The current row of a configuration is its latest row not superseded;
+        configurations without one are left out.
+        """
+        statuses: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            marks = ", ".join("?" for _ in chunk)
+            statuses.update(
+                self.connection.execute(
+                    "SELECT config_key, status FROM runs WHERE run_id IN ("
+                    "SELECT MAX(run_id) FROM runs WHERE superseded = 0 "
+                    f"AND config_key IN ({marks}) GROUP BY config_key)",
+                    chunk,
+                )
+            )
+        return statuses
+
+    def current_rows(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """The current row of each configuration in ``keys``, in the order given.
+
+        Configurations without a current row are left out.
+        """
+        by_key: dict[str, dict[str, Any]] = {}
+        ordered = list(dict.fromkeys(keys))
+        for chunk in _chunks(ordered):
+            marks = ", ".join("?" for _ in chunk)
+            for row in self.runs(
+                "run_id IN (SELECT MAX(run_id) FROM runs WHERE superseded = 0 "
+                f"AND config_key IN ({marks}) GROUP BY config_key)",
+                chunk,
+            ):
+                by_key[row["config_key"]] = row
+        return [by_key[key] for key in ordered if key in by_key]
+
+    def integrity_check(self) -> str:
+        """SQLite's own check of the file: ``"ok"`` or the problems it found."""
+        rows = self.connection.execute("PRAGMA integrity_check").fetchall()
+        return "; ".join(str(row[0]) for row in rows)
 
     def curves(
         self, run_ids: Iterable[int]
@@ -301,6 +353,11 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self.connection.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    """Split a list of SQL parameters below SQLite's limit on ``?`` marks."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _statements(script: str) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from typing import Any
 
 from bfcbench import registry
@@ -16,11 +15,13 @@ from bfcbench.commands.common import (
     resolve_device,
     single_int,
 )
-from bfcbench.experiment import learner_names, learner_settings, plan, run_plan
+from bfcbench.commands.sweep import add_engine_options, engine_settings, execute_jobs
+from bfcbench.engine import jobs_for
+from bfcbench.experiment import learner_names, learner_settings, plan
 from bfcbench.output import format_number, render
 from bfcbench.params import parse_assignments
 from bfcbench.runner import DEFAULT_N_TEST, RunSpec
-from bfcbench.store import COLUMN_NAMES, Store, check_writable, default_path
+from bfcbench.store import COLUMN_NAMES, check_writable, default_path
 from bfcbench.summary import SUMMARY_COLUMNS, choices_rows, summarize
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def register(
         help="run learners on a task at several sample sizes and seeds",
         description="Run every (learner, n, seed) combination on one task, store one "
         "row per finished run and print median test NMSE per (learner, n). Without "
-        "arguments: the default comparison.",
+        "arguments: the default comparison. Configurations already stored are not "
+        "run again (see --retry-failed and --force).",
     )
     add_task(parser)
     parser.add_argument(
@@ -88,6 +90,7 @@ def register(
         help="also print the hyperparameters each run chose on its validation split "
         "(the json format always includes them)",
     )
+    add_engine_options(parser)
     add_store(parser)
     add_format(parser, ("table", "markdown", "csv", "json"))
     parser.set_defaults(handler=handle)
@@ -116,14 +119,12 @@ def build_plan(args: argparse.Namespace) -> list[RunSpec]:
 
 def handle(args: argparse.Namespace) -> int:
     specs = build_plan(args)
+    settings = engine_settings(args)
+    jobs = jobs_for(specs, timeout=settings.timeout, memory_limit=settings.memory_limit)
     path = default_path(args.store)
     check_writable(path)
 
-    start = time.perf_counter()
-    with Store(path) as store:
-        run_ids = run_plan(specs, store)
-        rows = store.runs(f"run_id IN ({', '.join('?' for _ in run_ids)})", run_ids)
-    elapsed = time.perf_counter() - start
+    _, rows = execute_jobs(jobs, settings, path, quiet=args.quiet)
 
     if args.format == "json":
         print(render(rows, "json", COLUMN_NAMES))
@@ -136,7 +137,6 @@ def handle(args: argparse.Namespace) -> int:
         if args.show_choices:
             print()
             print(render(choices_rows(rows), args.format))
-    logger.info("%d runs in %.0f s, stored in %s", len(rows), elapsed, path)
     return 0
 
 

@@ -1,0 +1,176 @@
+"""Sweeps on a real Dask cluster: a scheduler and two workers on 127.0.0.1.
+
+The same rows as the local executors, value for value; timeouts and crashes
+isolated as locally; a worker killed mid-sweep loses no run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sweep_support import (
+    RESULT_COLUMNS,
+    DaskCluster,
+    alive,
+    integrity,
+    plugin_environment,
+    spec,
+    stored,
+    worker_children,
+)
+
+from bfcbench.engine import DaskExecutor, Job, ProcessPoolExecutor, run_sweep
+from bfcbench.errors import ConfigError
+from bfcbench.store import Store
+
+FAST = {"steps": 150, "eval_every": 50, "width": 16}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with DaskCluster(
+        tmp_path_factory.mktemp("dask"), environment=plugin_environment()
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    monkeypatch.setenv("BFCBENCH_PLUGINS", "faulty_learners")
+
+
+def equality_jobs():
+    runs = []
+    for seed in (0, 1):
+        runs += [
+            spec("mean", n_train=200, seed=seed),
+            spec("linear", n_train=200, seed=seed),
+            spec("kernel-poly", n_train=200, seed=seed, degree=3),
+            spec("deep", n_train=200, seed=seed, **FAST),
+        ]
+    # One thread per run everywhere: results depend on the thread count in
+    # their last bits, so executors are compared at the same count.
+    return [Job(run, memory_limit=2**30) for run in runs]
+
+
+def sweep_into(path, executor, jobs):
+    with executor, Store(path) as store:
+        report = run_sweep(jobs, store, executor)
+    assert report.executed == len(jobs)
+    return {row["config_key"]: row for row in stored(path)}
+
+
+def test_every_executor_gives_the_same_rows(cluster, tmp_path):
+    jobs = equality_jobs()
+    results = {
+        "sequential": sweep_into(
+            tmp_path / "sequential.sqlite", ProcessPoolExecutor(1), jobs
+        ),
+        "two workers": sweep_into(
+            tmp_path / "pool.sqlite", ProcessPoolExecutor(2), jobs
+        ),
+        "dask": sweep_into(
+            tmp_path / "dask.sqlite", DaskExecutor(cluster.address), jobs
+        ),
+    }
+    reference = results["sequential"]
+    assert len(reference) == len(jobs)
+    assert {row["status"] for row in reference.values()} == {"ok"}
+    for name, rows in results.items():
+        assert rows.keys() == reference.keys(), name
+        for key, row in rows.items():
+            for column in RESULT_COLUMNS:
+                assert row[column] == reference[key][column], (name, column)
+
+
+def test_timeouts_and_crashes_are_isolated_on_dask(cluster, tmp_path, plugins):
+    jobs = [
+        Job(spec("hangs"), timeout=3.0),
+        Job(spec("segfault")),
+        Job(spec("mean")),
+        Job(spec("raises")),
+    ]
+    with (
+        DaskExecutor(cluster.address) as executor,
+        Store(tmp_path / "runs.sqlite") as store,
+    ):
+        run_sweep(jobs, store, executor)
+        rows = {row["learner"]: row for row in store.runs()}
+    assert rows["hangs"]["status"] == "timeout"
+    assert "wall-clock limit of 3 s" in rows["hangs"]["message"]
+    assert rows["segfault"]["status"] == "failed"
+    assert "SIGSEGV" in rows["segfault"]["message"]
+    assert rows["raises"]["status"] == "failed"
+    assert rows["mean"]["status"] == "ok"
+
+
+def test_unreachable_scheduler_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"^--scheduler: got 'tcp://127.0.0.1:9'"):
+        DaskExecutor("tcp://127.0.0.1:9", connect_timeout=2)
+
+
+KILL_GRID = """\
+n_train = [100, 200]
+seeds = 6
+n_test = 100
+
+[[tasks]]
+name = "hierarchical"
+params = { d = 8, depth = 2, width = 2 }
+
+[[learners]]
+name = "sleepy-mean"
+params = { seconds = 0.3 }
+"""
+
+
+def test_a_dask_worker_killed_mid_sweep_loses_no_run(tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(KILL_GRID)
+    store = tmp_path / "runs.sqlite"
+    with DaskCluster(tmp_path, environment=plugin_environment()) as cluster:
+        environment = {**os.environ, **plugin_environment()}
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "bfcbench", "sweep", str(grid)]
+            + ["--scheduler", cluster.address, "--threads", "1"]
+            + ["--store", str(store), "--format", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment,
+            text=True,
+        )
+        victim = cluster.workers[0]
+        deadline = time.monotonic() + 120
+        while True:
+            rows = len(stored(store)) if store.exists() else 0
+            runs = worker_children(victim.pid)
+            if rows >= 3 and runs:
+                break
+            assert sweep.poll() is None, sweep.stderr.read()
+            assert time.monotonic() < deadline, "the sweep made no progress"
+            time.sleep(0.02)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+
+        stdout, stderr = sweep.communicate(timeout=300)
+        assert sweep.returncode == 0, stderr
+        # The run the killed worker was executing died with it.
+        assert not any(alive(pid) for pid in runs)
+
+    rows = stored(store)
+    assert integrity(store) == "ok"
+    assert len(rows) == 12 and len({row["config_key"] for row in rows}) == 12
+    assert len(json.loads(stdout)) == 12
+    statuses = [row["status"] for row in rows]
+    lost = [row for row in rows if row["status"] != "ok"]
+    # Rescheduled on the surviving worker, or recorded as lost with the reason.
+    assert all("Dask workers that ran it died" in row["message"] for row in lost)
+    print(f"killed worker: {statuses.count('ok')} ok, {len(lost)} recorded lost")
