@@ -35,6 +35,9 @@ LEARNING_RATES = {"adam": (3e-3, 1e-3, 3e-4), "sgd": (0.1, 0.03, 0.01)}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 PREDICT_BATCH = 8192
 
+# Training rows used to standardise the levels at initialisation (init=standardised).
+INIT_ROWS = 4096
+
 # Multiply-adds of one minibatch through the first layer below which a network
 # counts as small and trains on one thread (threads=auto).
 SMALL_NETWORK_WORK = 1 << 22
@@ -105,6 +108,24 @@ class LevelNetwork(nn.Module):
         )
         self.bias = nn.Parameter(torch.zeros(()))
         self.register_buffer("readout_mask", torch.ones(depth))
+
+    @torch.no_grad()
+    def standardise_(self, x: torch.Tensor) -> None:
+        """Rescale each level's weights so its pre-activations have unit variance
+        on ``x`` of shape (n, d), level by level from the bottom.
+
+        The target standardises every level; without this, the random network's
+        own quadratic levels grow heavy tails with depth (at depth 4 its top
+        level reached values in the hundreds), and training from there failed.
+        """
+        outputs = [x]
+        for sources, mixer, pre, post in zip(
+            self.sources, self.mixers, self.pre_norms, self.post_norms, strict=True
+        ):
+            inputs = torch.cat([outputs[source] for source in sources], dim=1)
+            scale = mixer(inputs).std(dim=0).clamp_min(1e-8)
+            mixer.weight.div_(scale[:, None])
+            outputs.append(post(self.activation(pre(mixer(inputs)))))
 
     def levels(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Learned level representations, each of shape (n, width)."""
@@ -391,6 +412,8 @@ class NetworkLearner(Learner):
         # Centre the output on the training mean so the first steps fit structure.
         with torch.no_grad():
             _output_bias(model).fill_(float(split.y_fit.mean()))
+        if self.values.get("init") == "standardised":
+            model.standardise_(split.X_fit[:INIT_ROWS])
 
         n_stages = len(self.stages(model))
         steps_per_stage = _share(self.values["steps"], n_stages)
@@ -595,6 +618,14 @@ class DeepNetwork(NetworkLearner):
             AUTO,
             "skip pattern; auto mirrors the task's",
             choices=(*SKIPS, AUTO),
+        ),
+        Param(
+            "init",
+            str,
+            "standardised",
+            "standardised: rescale each level to unit pre-activation variance on "
+            "training inputs before training; random: plain Gaussian weights",
+            choices=("standardised", "random"),
         ),
         Param(
             "norm",
