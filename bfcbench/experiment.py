@@ -1,25 +1,19 @@
-"""Plans of runs and their execution into a store.
+"""Plans of runs.
 
 :func:`plan` checks every name and parameter of a comparison and expands it into
 :class:`~bfcbench.runner.RunSpec` objects before anything runs, so a bad input
-is refused before the store is touched. :func:`run_plan` executes the specs one
-after another and commits each finished run to the store.
+is refused before the store is touched; :mod:`bfcbench.engine` executes them.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bfcbench import registry
 from bfcbench.errors import ConfigError
-from bfcbench.output import format_number
 from bfcbench.params import did_you_mean, resolve
-from bfcbench.runner import DEFAULT_N_TEST, RunOutcome, RunSpec, execute
-from bfcbench.store import Store
-
-logger = logging.getLogger(__name__)
+from bfcbench.runner import DEFAULT_N_TEST, RunSpec
 
 
 def learner_names(text: str) -> list[str]:
@@ -100,32 +94,3 @@ def plan(
                     )
                 )
     return specs
-
-
-def run_plan(
-    specs: Sequence[RunSpec],
-    store: Store,
-    on_finish: Callable[[int, RunOutcome], None] | None = None,
-) -> list[int]:
-    """Execute specs in order, committing each run; returns the new run ids."""
-    run_ids = []
-    for index, spec in enumerate(specs, start=1):
-        outcome = execute(spec)
-        run_ids.append(store.add(outcome.row, outcome.curve))
-        row = outcome.row
-        logger.info(
-            "[%d/%d] %s n=%d seed=%d: %s %s (%.1f s)",
-            index,
-            len(specs),
-            row["learner_label"],
-            spec.n_train,
-            spec.seed,
-            row["status"],
-            f"test NMSE {format_number(row.get('test_nmse'))}"
-            if row["status"] == "ok"
-            else row.get("message", ""),
-            row.get("fit_seconds") or 0.0,
-        )
-        if on_finish is not None:
-            on_finish(index, outcome)
-    return run_ids
