@@ -1,5 +1,14 @@
 """Sub-commands of ``bfcbench``; each module has ``register(subparsers)``."""
 
-from bfcbench.commands import describe, list_command, run
+from bfcbench.commands import (
+    compare,
+    describe,
+    export,
+    list_command,
+    report,
+    run,
+    samples,
+    table,
+)
 
-COMMANDS = (list_command, describe, run)
+COMMANDS = (list_command, describe, run, table, samples, compare, report, export)
