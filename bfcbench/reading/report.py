@@ -100,11 +100,11 @@ def build(
 
         for table in pivot_tables(subset, "test_nmse", "learner", "n_train"):
             columns, body = text_rows(table, "range")
-            blocks.append(
-                Block("text", f"Test NMSE, {describe_spread('range')}.", level=3)
-            )
+            blocks.append(Block("heading", "Test NMSE", level=3))
+            blocks.append(Block("text", f"Test NMSE, {describe_spread('range')}."))
             blocks.append(Block("table", columns=columns, rows=body))
 
+        blocks.append(Block("heading", "Learning curves and fit time", level=3))
         add_figure(
             figures.metric_against_n(
                 rows,
@@ -137,6 +137,7 @@ def build(
         found = requirements(subset, eps) if eps else []
         if found:
             sample_rows, sample_columns = sample_records(found, "table", 0.95)
+            blocks.append(Block("heading", "Samples to reach an error", level=3))
             blocks.append(
                 Block(
                     "text",
@@ -144,8 +145,8 @@ def build(
                     "NMSE: where the median over seeds first gets there, "
                     "interpolated log-log between grid sizes; 95% bootstrap "
                     "interval over seeds; '> n' when never reached within the "
-                    "grid, '<= n' when already reached at its smallest size.",
-                    level=3,
+                    "grid, '<= n' when already reached at its smallest size. A run "
+                    "that did not finish counts as not reaching.",
                 )
             )
             blocks.append(
@@ -163,6 +164,8 @@ def build(
                 "arrow where the estimate is censored by the grid's end.",
             )
 
+        if any(results.curves.get(row["run_id"]) for row in rows):
+            blocks.append(Block("heading", "Feature recovery", level=3))
         add_figure(
             figures.feature_recovery(
                 rows, results.curves, labeller, f"{task}: feature recovery"
@@ -176,7 +179,7 @@ def build(
 
         unfinished = [row for row in rows if row["status"] != "ok"]
         if unfinished:
-            blocks.append(Block("text", "Runs that did not finish.", level=3))
+            blocks.append(Block("heading", "Runs that did not finish", level=3))
             blocks.append(
                 Block(
                     "table",
@@ -269,8 +272,7 @@ def render_html(blocks: Sequence[Block]) -> str:
         if block.kind == "heading":
             parts.append(f"<h{block.level}>{html_escape(block.text)}</h{block.level}>")
         elif block.kind == "text":
-            tag = "p" if block.level != 3 else "h3"
-            parts.append(f"<{tag}>{html_escape(block.text)}</{tag}>")
+            parts.append(f"<p>{html_escape(block.text)}</p>")
         elif block.kind == "table":
             parts.append(_html_table(block.columns, block.rows))
         elif block.kind == "figure":
@@ -306,8 +308,7 @@ def render_markdown(blocks: Sequence[Block]) -> str:
         if block.kind == "heading":
             parts.append(f"{'#' * block.level} {markdown_escape(block.text)}")
         elif block.kind == "text":
-            text = markdown_escape(block.text)
-            parts.append(f"**{text}**" if block.level == 3 else text)
+            parts.append(markdown_escape(block.text))
         elif block.kind == "table":
             rows = [
                 {
