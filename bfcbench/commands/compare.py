@@ -23,6 +23,7 @@ from bfcbench.reading.compare import (
     render_comparison,
     summary_text,
 )
+from bfcbench.reading.markup import markdown_escape
 from bfcbench.reading.results import DEFAULT_METRIC
 
 logger = logging.getLogger(__name__)
@@ -100,13 +101,22 @@ def handle(args: argparse.Namespace) -> int:
         print(render_comparison(found, "csv"))
     else:
         prefix = "% " if args.format == "latex" else ""
-        print(f"{prefix}A: {a.source} ({len(a.rows)} runs)")
-        print(f"{prefix}B: {b.source} ({len(b.rows)} runs)")
-        print(f"{prefix}{method_text(metric, alpha, factor)}")
+
+        def line(text: str) -> str:
+            text = markdown_escape(text) if args.format == "markdown" else text
+            return prefix + text
+
+        header = [
+            line(f"A: {a.source} ({len(a.rows)} runs)"),
+            line(f"B: {b.source} ({len(b.rows)} runs)"),
+            line(method_text(metric, alpha, factor)),
+        ]
+        # Markdown joins lines into one paragraph unless a blank line parts them.
+        print(("\n\n" if args.format == "markdown" else "\n").join(header))
         print()
         print(render_comparison(found, args.format))
         print()
-        print(f"{prefix}{summary_text(found)}")
+        print(line(summary_text(found)))
     regressions = sum(item.regression for item in found)
     if args.format == "csv":
         logger.info("%s", summary_text(found))

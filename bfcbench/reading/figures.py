@@ -297,7 +297,7 @@ def feature_recovery(
             if text not in labels:
                 handles.append(handle)
                 labels.append(text)
-    order = sorted(range(len(labels)), key=lambda i: labels[i])
+    order = sorted(range(len(labels)), key=lambda i: int(labels[i].split()[-1]))
     figure.legend(
         [handles[i] for i in order],
         [labels[i] for i in order],
