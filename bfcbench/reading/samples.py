@@ -332,11 +332,11 @@ def records(
         row["eps"] = f"{r.eps:g}"
         row["seeds"] = r.seeds
         row["samples to reach eps"] = r.samples.text("samples")
-        row[f"{level} interval"] = _interval_text(
+        row[f"samples {level} interval"] = _interval_text(
             r.samples_interval, "samples", r.seeds
         )
         row["fit seconds to reach eps"] = r.seconds.text("seconds") if r.seconds else ""
-        row[f"{level} interval "] = _interval_text(
+        row[f"fit seconds {level} interval"] = _interval_text(
             r.seconds_interval, "seconds", r.seeds
         )
         rows.append(row)
