@@ -14,6 +14,7 @@ __all__ = ["add_filters", "add_format", "add_store", "number", "numbers", "resul
 
 
 def add_filters(parser: argparse.ArgumentParser) -> None:
+    """Add ``--task``, ``--learner`` and ``--where``."""
     parser.add_argument(
         "--task",
         default=None,
@@ -51,6 +52,7 @@ def results(
 
 
 def number(text: str, option: str) -> float:
+    """Parse one number given to ``option``."""
     try:
         return float(text)
     except ValueError:

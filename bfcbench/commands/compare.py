@@ -17,6 +17,7 @@ from bfcbench.commands._reading import (
 from bfcbench.reading.compare import (
     DEFAULT_ALPHA,
     DEFAULT_FACTOR,
+    CellComparison,
     compare,
     method_text,
     records,
@@ -24,7 +25,7 @@ from bfcbench.reading.compare import (
     summary_text,
 )
 from bfcbench.reading.markup import markdown_escape
-from bfcbench.reading.results import DEFAULT_METRIC
+from bfcbench.reading.results import DEFAULT_METRIC, ResultSet
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +80,44 @@ def register(
 def handle(args: argparse.Namespace) -> int:
     a = results(args, args.a, "A")
     b = results(args, args.b, "B") if args.b else results(args)
-    metric = args.metric
-    alpha = number(args.alpha, "--alpha")
-    factor = number(args.factor, "--factor")
-    found = compare(a, b, metric, alpha, factor)
+    text, found = comparison(
+        a,
+        b,
+        args.metric,
+        number(args.alpha, "--alpha"),
+        number(args.factor, "--factor"),
+        args.format,
+    )
+    print(text)
+    if args.format == "csv":
+        logger.info("%s", summary_text(found))
+    regressions = sum(item.regression for item in found)
+    if args.fail_on_regression and regressions:
+        logger.warning("%d regressions: exit status 1", regressions)
+        return 1
+    return 0
 
-    if args.format == "json":
+
+def comparison(
+    a: ResultSet,
+    b: ResultSet,
+    metric: str = DEFAULT_METRIC,
+    alpha: float = DEFAULT_ALPHA,
+    factor: float = DEFAULT_FACTOR,
+    fmt: str = "table",
+) -> tuple[str, list[CellComparison]]:
+    """Compare ``a`` and ``b`` and render the result in ``fmt``.
+
+    Returns
+    -------
+    text : str
+        The text formats state both sources and the rule of the verdicts above
+        the table and the counts per verdict below it; ``json`` holds the same
+        in one document; ``csv`` only the table.
+    cells : list of CellComparison
+    """
+    found = compare(a, b, metric, alpha, factor)
+    if fmt == "json":
         rows, _ = records(found, "json")
         document = {
             "a": a.source,
@@ -96,31 +129,24 @@ def handle(args: argparse.Namespace) -> int:
             "summary": summary_text(found),
             "cells": rows,
         }
-        print(json.dumps(document, indent=2))
-    elif args.format == "csv":
-        print(render_comparison(found, "csv"))
-    else:
-        prefix = "% " if args.format == "latex" else ""
+        return json.dumps(document, indent=2), found
+    if fmt == "csv":
+        return render_comparison(found, "csv"), found
 
-        def line(text: str) -> str:
-            text = markdown_escape(text) if args.format == "markdown" else text
-            return prefix + text
+    prefix = "% " if fmt == "latex" else ""
 
-        header = [
-            line(f"A: {a.source} ({len(a.rows)} runs)"),
-            line(f"B: {b.source} ({len(b.rows)} runs)"),
-            line(method_text(metric, alpha, factor)),
-        ]
-        # Markdown joins lines into one paragraph unless a blank line parts them.
-        print(("\n\n" if args.format == "markdown" else "\n").join(header))
-        print()
-        print(render_comparison(found, args.format))
-        print()
-        print(line(summary_text(found)))
-    regressions = sum(item.regression for item in found)
-    if args.format == "csv":
-        logger.info("%s", summary_text(found))
-    if args.fail_on_regression and regressions:
-        logger.warning("%d regressions: exit status 1", regressions)
-        return 1
-    return 0
+    def line(text: str) -> str:
+        return prefix + (markdown_escape(text) if fmt == "markdown" else text)
+
+    header = [
+        line(f"A: {a.source} ({len(a.rows)} runs)"),
+        line(f"B: {b.source} ({len(b.rows)} runs)"),
+        line(method_text(metric, alpha, factor)),
+    ]
+    # Markdown joins lines into one paragraph unless a blank line parts them.
+    parts = [
+        ("\n\n" if fmt == "markdown" else "\n").join(header),
+        render_comparison(found, fmt),
+        line(summary_text(found)),
+    ]
+    return "\n\n".join(parts), found

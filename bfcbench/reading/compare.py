@@ -93,6 +93,7 @@ class CellComparison:
 
     @property
     def regression(self) -> bool:
+        """True for ``worse`` and ``newly failed``."""
         return self.verdict in REGRESSIONS
 
 
@@ -299,5 +300,6 @@ def records(
 
 
 def render_comparison(found: Sequence[CellComparison], fmt: str) -> str:
+    """The comparison table alone, in any format of :func:`bfcbench.output.render`."""
     rows, columns = records(found, fmt)
     return render(rows, fmt, columns)

@@ -187,6 +187,7 @@ def metric_value(row: Mapping[str, Any], metric: str) -> float | None:
 
 
 def check_metric(metric: str, option: str = "--metric") -> str:
+    """Return ``metric`` if readers can aggregate it, else raise ConfigError."""
     if metric not in METRICS:
         raise ConfigError(
             f"{option}: got {metric!r}; allowed: one of {', '.join(METRICS)}."
@@ -246,12 +247,15 @@ class Labeller:
 
     @classmethod
     def of(cls, rows: Sequence[Mapping[str, Any]]) -> Labeller:
+        """The names of every task and learner in ``rows``."""
         return cls(display_labels(rows, "task"), display_labels(rows, "learner"))
 
     def task(self, row: Mapping[str, Any]) -> str:
+        """Display name of the row's task."""
         return self.tasks[_identity(row, "task")]
 
     def learner(self, row: Mapping[str, Any]) -> str:
+        """Display name of the row's learner."""
         return self.learners[_identity(row, "learner")]
 
 
@@ -365,7 +369,7 @@ class Cell:
     Parameters
     ----------
     rows : list of dict
-        The runs; each seed at most once after :func:`group_cells`.
+        The runs; each seed at most once in a result set from :func:`load`.
     metric : str
         The column aggregated.
     """
@@ -385,6 +389,7 @@ class Cell:
 
     @property
     def median(self) -> float | None:
+        """Median of :attr:`values`; None without any."""
         values = self.values
         return statistics.median(values) if values else None
 
@@ -408,6 +413,7 @@ class Cell:
 
     @property
     def seeds(self) -> int:
+        """Number of runs in the cell."""
         return len(self.rows)
 
     @property
@@ -417,11 +423,3 @@ class Cell:
 
 
 SPREADS = ("range", "iqr", "none")
-
-
-def group_cells(rows: Iterable[Mapping[str, Any]], key, metric: str) -> dict[Any, Cell]:
-    """Group rows by ``key(row)`` into cells, insertion-ordered."""
-    cells: dict[Any, Cell] = {}
-    for row in rows:
-        cells.setdefault(key(row), Cell([], metric)).rows.append(dict(row))
-    return cells

@@ -61,6 +61,7 @@ class Bound:
     censored: str = ""
 
     def text(self, kind: str) -> str:
+        """``"> 8,000"``, ``"2,914"`` (``kind="samples"``) or ``"54.4"`` (seconds)."""
         shown = f"{self.value:,.0f}" if kind == "samples" else f"{self.value:.3g}"
         return f"{self.censored} {shown}".strip()
 

@@ -211,6 +211,7 @@ def cell_text(cell: Cell | None, spread: str) -> str:
 
 
 def describe_spread(spread: str) -> str:
+    """What a cell's numbers are, in words: ``median over seeds [min, max]``."""
     return {
         "range": "median over seeds [min, max]",
         "iqr": "median over seeds [25th, 75th percentile]",
