@@ -30,7 +30,6 @@ from typing import Any
 
 from bfcbench import __version__
 from bfcbench.output import render
-from bfcbench.reading import figures
 from bfcbench.reading.markup import html_escape, markdown_escape
 from bfcbench.reading.results import Labeller, ResultSet
 from bfcbench.reading.samples import records as sample_records
@@ -67,6 +66,10 @@ def build(
     results: ResultSet, eps: Sequence[float] = DEFAULT_EPS, title: str = ""
 ) -> list[Block]:
     """The blocks of a report, in order."""
+    # matplotlib loads in half a second: only when a report is written, not
+    # whenever the command line starts.
+    from bfcbench.reading import figures
+
     labeller = Labeller.of(results.rows)
     blocks = [
         Block("heading", title or "bfcbench report", level=1),
