@@ -29,7 +29,9 @@ main() {
     for commit in "${@:-HEAD}"; do
         hashes+=("$(git rev-parse --verify "$commit^{commit}")")
     done
-    trap 'git checkout --quiet "$start"' EXIT
+    # Expanded now: the trap runs after this function's locals are gone.
+    # shellcheck disable=SC2064
+    trap "git checkout --quiet '$start'" EXIT
     "$asv" machine --yes --config "$config" >/dev/null
     local hash
     for hash in "${hashes[@]}"; do
