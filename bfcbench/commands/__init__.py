@@ -1,5 +1,29 @@
 """Sub-commands of ``bfcbench``; each module has ``register(subparsers)``."""
 
-from bfcbench.commands import data, describe, features, list_command, run, sweep
+from bfcbench.commands import (
+    compare,
+    data,
+    describe,
+    export,
+    features,
+    list_command,
+    report,
+    run,
+    samples,
+    sweep,
+    table,
+)
 
-COMMANDS = (list_command, describe, run, sweep, features, data)
+COMMANDS = (
+    list_command,
+    describe,
+    run,
+    sweep,
+    table,
+    samples,
+    compare,
+    features,
+    report,
+    export,
+    data,
+)

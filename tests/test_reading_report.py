@@ -1,0 +1,162 @@
+"""The HTML report and its Markdown twin (``bfcbench report``), opened in a real
+headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import run_cli
+from synthetic import power_law_rows, row, write_store
+
+from bfcbench.reading.report import write_report
+from bfcbench.reading.results import load
+
+HOSTILE_LEARNER = '<script>alert("x")</script>&amp;|$x$'
+HOSTILE_TASK_VALUE = "<b>bold</b> & 'quoted' $5"
+
+# Written into a copy of the page: after load, every image's state goes into the
+# DOM, which --dump-dom prints.
+IMAGE_PROBE = """<script>
+window.addEventListener("load", function () {
+  var lines = [];
+  for (var i = 0; i < document.images.length; i++) {
+    var image = document.images[i];
+    lines.push(image.complete + " " + image.naturalWidth + " " + image.naturalHeight);
+  }
+  var out = document.createElement("pre");
+  out.id = "image-probe";
+  out.textContent = lines.join("\\n");
+  document.body.appendChild(out);
+});
+</script>"""
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+)
+
+
+def curve(levels, steps=(100, 200, 300), start=0.2):
+    return [
+        (step, level, min(1.0, start + 0.2 * index / level))
+        for index, step in enumerate(steps)
+        for level in range(1, levels + 1)
+    ]
+
+
+@pytest.fixture
+def report_store(store_path):
+    rows = [
+        *power_law_rows("deep", 20.0, 0.8),
+        *power_law_rows("layerwise", 5.0, 0.5),
+        *power_law_rows("kernel-poly", 1.0, 0.1),
+        row("two-layer", 500, 0, status="diverged", message="loss became nan <at> 12"),
+        *power_law_rows(
+            "two-layer",
+            2.0,
+            0.3,
+            grid=(2000, 8000),
+            learner_label=HOSTILE_LEARNER,
+        ),
+    ]
+    # curves for deep and layerwise runs at n = 8000
+    curves = {
+        index: curve(2, start=0.3 if values["learner"] == "deep" else 0.1)
+        for index, values in enumerate(rows)
+        if values["learner"] in ("deep", "layerwise") and values["n_train"] == 8000
+    }
+    for values in rows:
+        values["task_params"] = {**values["task_params"], "note": HOSTILE_TASK_VALUE}
+    return write_store(store_path, rows, curves)
+
+
+def test_report_files_figures_and_escaping(report_store, tmp_path):
+    written = write_report(load(report_store), tmp_path / "report", eps=(0.1, 0.02))
+    page = written["html"].read_text()
+    markdown = written["markdown"].read_text()
+    figures = sorted(p.name for p in written["figures"].iterdir())
+    assert [re.sub(r"fig-\d+-", "", name) for name in figures] == [
+        "learning-curves.png",
+        "fit-time.png",
+        "samples.png",
+        "feature-recovery.png",
+    ]
+    # every figure embedded once in the page, referenced once in the twin
+    assert page.count('<img src="data:image/png;base64,') == len(figures)
+    for name in figures:
+        assert markdown.count(f"(figures/{name})") == 1
+    # self-contained: nothing is loaded from elsewhere
+    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", page)
+    # names and parameter strings escaped, never raw
+    assert "<script>" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;amp;|$x$" in page
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &#x27;quoted&#x27; $5" in page
+    assert "loss became nan &lt;at&gt; 12" in page
+    assert r'\<script\>alert("x")\</script\>\&amp;\|\$x\$' in markdown
+    assert "<script>" not in markdown
+
+
+def test_no_curves_no_feature_recovery_figure(store_path, tmp_path):
+    write_store(store_path, power_law_rows("deep", 20.0, 0.8))
+    written = write_report(load(store_path), tmp_path / "report")
+    names = [p.name for p in written["figures"].iterdir()]
+    assert not any("feature-recovery" in name for name in names)
+    assert len(names) == 3
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def test_every_figure_loads_in_headless_chromium(report_store, tmp_path):
+    browser = chromium()
+    result = run_cli(
+        "report", "--store", str(report_store), "--out", str(tmp_path / "report")
+    )
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "report" / "index.html").read_text()
+    probe = tmp_path / "report" / "probe.html"
+    probe.write_text(page.replace("</body>", IMAGE_PROBE + "</body>"))
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    shown = subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    match = re.search(r'<pre id="image-probe">(.*?)</pre>', shown.stdout, re.S)
+    assert match, shown.stdout[-2000:]
+    states = [line.split() for line in match.group(1).strip().splitlines()]
+    assert len(states) == page.count("<img ") == 4
+    for complete, width, height in states:
+        assert complete == "true"
+        assert int(width) > 300 and int(height) > 200
+    # the hostile label arrived in the DOM as text, not as an element
+    assert "<script>alert" not in shown.stdout.split('<pre id="image-probe">')[0]
