@@ -18,9 +18,10 @@ Stages (run ``python results/separation/explore.py STAGE``):
 1. ``scan``: deep vs layerwise, the two network learners that matter most for the
    claim, over skip x gap x depth at d = 20, width 4, n = 8000, two exploration
    seeds.
-2. ``shortlist``: every learner on the best scan configurations, n = 2000, 8000
-   and 16000, three exploration seeds.
-3. ``final``: every learner on the chosen configuration, fresh seeds 0..4.
+2. ``shortlist``: every learner on the best scan configurations, n = 2000 and
+   8000, three exploration seeds.
+3. ``final``: every learner on the chosen configuration, n = 2000 and 8000,
+   fresh seeds 0..4.
 
 Each stage appends to ``results/separation/exploration.sqlite`` (or the store
 given with ``--store``) and prints Markdown tables; ``tables`` prints them again
@@ -62,9 +63,17 @@ SCAN = {
 }
 SCAN_BASE = {"d": 20, "width": 4}
 
-# Filled in after the scan and the shortlist; see README.md for why.
-SHORTLIST: list[dict[str, Any]] = []
+# Chosen from the scan (README.md): the two configurations where deep's lead over
+# layerwise was largest and the seeds' ranges did not overlap.
+SHORTLIST: list[dict[str, Any]] = [
+    {**SCAN_BASE, "depth": 3, "skip": "chain", "gap": 0.3},
+    {**SCAN_BASE, "depth": 3, "skip": "chain", "gap": 0.2},
+]
+SHORTLIST_SIZES = (2000, 8000)
+
+# Filled in after the shortlist; see README.md for why.
 CHOSEN: dict[str, Any] = {}
+FINAL_SIZES = (2000, 8000)
 
 logger = logging.getLogger("explore")
 
@@ -108,7 +117,9 @@ def scan_specs() -> list[RunSpec]:
     return specs
 
 
-def grid_specs(configurations: list[dict[str, Any]], sizes: tuple[int, ...], seeds: tuple[int, ...]) -> list[RunSpec]:
+def grid_specs(
+    configurations: list[dict[str, Any]], sizes: tuple[int, ...], seeds: tuple[int, ...]
+) -> list[RunSpec]:
     return [
         spec(params, learner, n, seed)
         for params in configurations
@@ -124,7 +135,9 @@ def table(store: Store, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
     rows = store.runs(f"seed IN ({marks})", seeds)
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["task_label"], row["learner_label"], row["n_train"]), []).append(row)
+        groups.setdefault(
+            (row["task_label"], row["learner_label"], row["n_train"]), []
+        ).append(row)
     result = []
     for (task, learner, n_train), members in sorted(groups.items()):
         errors = sorted(row["test_nmse"] for row in members if row["status"] == "ok")
@@ -138,7 +151,9 @@ def table(store: Store, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
                 "min_nmse": errors[0] if errors else None,
                 "max_nmse": errors[-1] if errors else None,
                 "failed": sum(row["status"] != "ok" for row in members),
-                "median_fit_s": statistics.median(row["fit_seconds"] or 0 for row in members),
+                "median_fit_s": statistics.median(
+                    row["fit_seconds"] or 0 for row in members
+                ),
             }
         )
     return result
@@ -155,9 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "scan":
             run(store, scan_specs())
         elif args.stage == "shortlist":
-            run(store, grid_specs(SHORTLIST, (2000, 8000, 16000), EXPLORATION_SEEDS))
+            run(store, grid_specs(SHORTLIST, SHORTLIST_SIZES, EXPLORATION_SEEDS))
         elif args.stage == "final":
-            run(store, grid_specs([CHOSEN], (2000, 8000, 16000), FINAL_SEEDS))
+            run(store, grid_specs([CHOSEN], FINAL_SIZES, FINAL_SEEDS))
         seeds = FINAL_SEEDS if args.stage == "final" else EXPLORATION_SEEDS
         print(render(table(store, seeds), "markdown"))
     return 0
