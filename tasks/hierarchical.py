@@ -14,6 +14,12 @@ construction, and level 2 of a chain has closed-form moments; the scales and
 moments of the other levels cannot be derived in closed form, so they are
 measured once per task seed on a fixed reference sample of ``REFERENCE_ROWS``
 inputs drawn from the task's own reference stream, and then frozen.
+
+The defaults (d = 20, depth 3, width 4, chain, gap 0.2, no noise) are the
+separation configuration: the one where, in the exploration recorded in
+``results/separation/``, ``deep`` trained end to end reached a clearly lower test
+NMSE at n = 8000 than layerwise training, a two-layer network and kernel ridge
+regression with polynomial (degrees 2 and 4) and NTK kernels.
 """
 
 from __future__ import annotations
@@ -70,11 +76,11 @@ class Hierarchical(Task):
         Param("d", int, 20, "input dimension", low=1, high=10_000),
         Param("depth", int, 3, "number of quadratic levels L", low=1, high=12),
         Param("width", int, 4, "units per level k (at most d)", low=1, high=64),
-        Param("skip", str, "dense", "levels feeding each level", choices=SKIPS),
+        Param("skip", str, "chain", "levels feeding each level", choices=SKIPS),
         Param(
             "gap",
             float,
-            0.3,
+            0.2,
             "information gap: level l has weight gap**(l-1)",
             low=0,
             high=1,
