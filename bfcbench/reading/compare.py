@@ -36,7 +36,7 @@ from typing import Any
 
 from bfcbench.errors import ConfigError
 from bfcbench.output import render
-from bfcbench.reading.markup import markdown_escape
+from bfcbench.reading.markup import markdown_rows
 from bfcbench.reading.results import (
     Cell,
     Labeller,
@@ -291,11 +291,7 @@ def records(
         rows.append(row)
     columns = list(rows[0]) if rows else []
     if fmt == "markdown":
-        rows = [
-            {markdown_escape(k): markdown_escape(v) for k, v in row.items()}
-            for row in rows
-        ]
-        columns = [markdown_escape(c) for c in columns]
+        return markdown_rows(rows, columns)
     return rows, columns
 
 

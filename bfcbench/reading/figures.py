@@ -181,36 +181,10 @@ def samples_to_reach(found: Sequence[Requirement], title: str) -> Figure | None:
                 left = low.value
                 right = high_end if high.censored == ">" else high.value
                 axes.plot([left, right], [y, y], color=color, linewidth=2.5, alpha=0.5)
-            if r.samples.censored == ">":
-                axes.annotate(
-                    "",
-                    xy=(high_end, y),
-                    xytext=(r.samples.value, y),
-                    arrowprops={"arrowstyle": "->", "color": color, "linewidth": 1.6},
-                )
-                axes.annotate(
-                    f"> {r.samples.value:,.0f}",
-                    (r.samples.value, y),
-                    textcoords="offset points",
-                    xytext=(0, 5),
-                    fontsize=8,
-                    color=color,
-                )
-            elif r.samples.censored == "<=":
-                axes.annotate(
-                    "",
-                    xy=(low_end, y),
-                    xytext=(r.samples.value, y),
-                    arrowprops={"arrowstyle": "->", "color": color, "linewidth": 1.6},
-                )
-                axes.annotate(
-                    f"<= {r.samples.value:,.0f}",
-                    (r.samples.value, y),
-                    textcoords="offset points",
-                    xytext=(0, 5),
-                    fontsize=8,
-                    color=color,
-                    ha="right",
+            if r.samples.censored in (">", "<="):
+                end = high_end if r.samples.censored == ">" else low_end
+                _censored_arrow(
+                    axes, r.samples.censored, r.samples.value, end, y, color
                 )
             else:
                 axes.plot([r.samples.value], [y], marker="o", color=color, markersize=7)
@@ -226,6 +200,28 @@ def samples_to_reach(found: Sequence[Requirement], title: str) -> Figure | None:
     panels[0].set_ylim(-0.7, len(learners) - 0.3)
     figure.suptitle(plot_text(title))
     return figure
+
+
+def _censored_arrow(
+    axes: Any, marker: str, value: float, end: float, y: float, color: str
+) -> None:
+    """An arrow from ``value`` to the axis end ``end``, labelled ``> value`` or
+    ``<= value``: a censored number of samples."""
+    axes.annotate(
+        "",
+        xy=(end, y),
+        xytext=(value, y),
+        arrowprops={"arrowstyle": "->", "color": color, "linewidth": 1.6},
+    )
+    axes.annotate(
+        f"{marker} {value:,.0f}",
+        (value, y),
+        textcoords="offset points",
+        xytext=(0, 5),
+        fontsize=8,
+        color=color,
+        ha="left" if marker == ">" else "right",
+    )
 
 
 def feature_recovery(

@@ -21,6 +21,25 @@ def markdown_escape(text: object) -> str:
     )
 
 
+def markdown_rows(
+    rows: list[dict[str, object]], columns: list[str]
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Rows and column names with every key and value Markdown-escaped.
+
+    Missing values become empty cells.
+    """
+    escaped = [
+        {
+            markdown_escape(column): markdown_escape(
+                "" if row.get(column) is None else row.get(column)
+            )
+            for column in columns
+        }
+        for row in rows
+    ]
+    return escaped, [markdown_escape(column) for column in columns]
+
+
 def html_escape(text: object) -> str:
     """``text`` escaped for HTML element content and quoted attribute values."""
     return html.escape(str(text), quote=True)

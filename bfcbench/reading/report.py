@@ -30,7 +30,7 @@ from typing import Any
 
 from bfcbench import __version__
 from bfcbench.output import render
-from bfcbench.reading.markup import html_escape, markdown_escape
+from bfcbench.reading.markup import html_escape, markdown_escape, markdown_rows
 from bfcbench.reading.results import Labeller, ResultSet
 from bfcbench.reading.samples import records as sample_records
 from bfcbench.reading.samples import requirements
@@ -313,18 +313,8 @@ def render_markdown(blocks: Sequence[Block]) -> str:
         elif block.kind == "text":
             parts.append(markdown_escape(block.text))
         elif block.kind == "table":
-            rows = [
-                {
-                    markdown_escape(c): markdown_escape(
-                        "" if row.get(c) is None else row.get(c)
-                    )
-                    for c in block.columns
-                }
-                for row in block.rows
-            ]
-            parts.append(
-                render(rows, "markdown", [markdown_escape(c) for c in block.columns])
-            )
+            escaped, columns = markdown_rows(block.rows, block.columns)
+            parts.append(render(escaped, "markdown", columns))
         elif block.kind == "figure":
             alt = markdown_escape(block.text).replace("[", r"\[").replace("]", r"\]")
             parts.append(f"![{alt}]({FIGURE_DIRECTORY}/{block.name})")

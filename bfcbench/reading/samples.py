@@ -35,7 +35,7 @@ import numpy as np
 
 from bfcbench.errors import ConfigError
 from bfcbench.output import render
-from bfcbench.reading.markup import markdown_escape
+from bfcbench.reading.markup import markdown_rows
 from bfcbench.reading.results import Labeller, ResultSet, check_metric, metric_value
 
 DEFAULT_BOOTSTRAP = 2000
@@ -343,11 +343,7 @@ def records(
         rows.append(row)
     columns = list(rows[0]) if rows else []
     if fmt == "markdown":
-        rows = [
-            {markdown_escape(k): markdown_escape(v) for k, v in row.items()}
-            for row in rows
-        ]
-        columns = [markdown_escape(c) for c in columns]
+        return markdown_rows(rows, columns)
     return rows, columns
 
 
