@@ -51,11 +51,11 @@ block separation --learner kernel-poly --learner-param degree=4
 "$bfcbench" table --store "$store" --format csv >"$out/table.csv"
 "$bfcbench" table --store "$store" --metric fit_seconds --format markdown \
     >"$out/fit_seconds.md"
-"$bfcbench" samples --store "$store" --eps 0.3,0.1,0.03 --format markdown \
+"$bfcbench" samples --store "$store" --eps 0.1,0.03,0.005 --format markdown \
     >"$out/samples.md"
-"$bfcbench" samples --store "$store" --eps 0.3,0.1,0.03 --format csv >"$out/samples.csv"
+"$bfcbench" samples --store "$store" --eps 0.1,0.03,0.005 --format csv >"$out/samples.csv"
 "$bfcbench" export --store "$store" --out "$out/reference.csv"
-"$bfcbench" report --store "$store" --out "$out/report" --eps 0.3,0.1,0.03 \
+"$bfcbench" report --store "$store" --out "$out/report" --eps 0.1,0.03,0.005 \
     --title "bfcbench reference results" >/dev/null
 
 # A rollback journal instead of WAL, so the committed file stands alone.
