@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from bfcbench.errors import ConfigError, StoreError
 
 SCHEMA_VERSION = 1
+BUSY_SECONDS = 60.0
 DEFAULT_PATH = Path("results") / "bfcbench.sqlite"
 ENVIRONMENT_VARIABLE = "BFCBENCH_STORE"
 STATUSES = ("ok", "diverged", "timeout", "oom", "failed", "skipped")
@@ -147,11 +149,11 @@ class Store:
         uri = f"file:{self.path}?mode={'ro' if readonly else 'rwc'}"
         try:
             self.connection = sqlite3.connect(
-                uri, uri=True, timeout=60.0, isolation_level=None
+                uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None
             )
-            self.connection.execute("PRAGMA busy_timeout = 60000")
+            self.connection.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000:.0f}")
             if not readonly:
-                self.connection.execute("PRAGMA journal_mode = WAL")
+                self._switch_to_wal()
                 self.connection.execute("PRAGMA synchronous = NORMAL")
                 self._create_or_upgrade()
             self._check_version()
@@ -159,6 +161,23 @@ class Store:
             raise StoreError(
                 f"cannot open the store {str(self.path)!r}: {error}"
             ) from error
+
+    def _switch_to_wal(self) -> None:
+        # Changing the journal mode needs the database to itself, and SQLite
+        # answers "locked" at once rather than waiting in the busy handler when
+        # several processes open a new file together; so wait here instead.
+        deadline = time.monotonic() + BUSY_SECONDS
+        pause = 0.001
+        while True:
+            try:
+                self.connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                locked = "locked" in str(error) or "busy" in str(error)
+                if not locked or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _create_or_upgrade(self) -> None:
         with self.transaction():

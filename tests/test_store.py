@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -99,3 +102,42 @@ def test_rows_from_two_connections_are_both_kept(store_path):
     second.close()
     with Store(store_path) as store:
         assert [row["seed"] for row in store.runs()] == [0, 1]
+
+
+OPENER = """
+import os, sys, time
+from bfcbench.store import Store
+path, go = sys.argv[1:]
+while not os.path.exists(go):
+    time.sleep(0.0005)
+with Store(path):
+    pass
+"""
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path):
+    # The first opening switches the file to WAL, which SQLite refuses at once
+    # ("database is locked") to every other process doing the same.
+    failures = []
+    for round_ in range(8):
+        path = tmp_path / f"new{round_}.sqlite"
+        go = tmp_path / f"go{round_}"
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(path), str(go)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
+        time.sleep(0.5)
+        go.touch()
+        for opener in openers:
+            _, stderr = opener.communicate(timeout=120)
+            if opener.returncode != 0:
+                failures.append(stderr.strip().splitlines()[-1])
+        with Store(path) as store:
+            assert store.connection.execute("PRAGMA journal_mode").fetchone() == (
+                "wal",
+            )
+    assert failures == []
