@@ -12,7 +12,13 @@ from synthetic import power_law_rows, row, write_store
 
 from bfcbench.errors import ConfigError
 from bfcbench.reading.results import ResultSet, load
-from bfcbench.reading.samples import crossing, render_requirements, requirements
+from bfcbench.reading.samples import (
+    Bound,
+    _interval_text,
+    crossing,
+    render_requirements,
+    requirements,
+)
 
 
 def one(found, learner, eps):
@@ -117,3 +123,16 @@ def test_samples_command_reports_censored_learners(store_path):
     )
     text = run_cli("samples", "--store", str(store_path), "--eps", "0.05")
     assert "> 8,000" in text.stdout
+
+
+def test_a_censored_time_below_the_reached_one_reads_not_reached():
+    reached, censored = Bound(4.01), Bound(3.78, ">")
+    assert _interval_text((reached, censored), "seconds", 3) == (
+        "4.01 to not reached (> 3.78)"
+    )
+    assert _interval_text((Bound(2.0), Bound(3.78, ">")), "seconds", 3) == (
+        "2 to > 3.78"
+    )
+    assert _interval_text((Bound(500, "<="), Bound(8000, ">")), "samples", 3) == (
+        "<= 500 to > 8,000"
+    )

@@ -14,7 +14,11 @@ any error: it enters the median as an infinite error, so a learner that fails at
 most seeds of an ``n`` has not reached ``eps`` there.
 
 The fit time to reach ``eps`` is the median fit time interpolated, in
-``(log n, log seconds)``, at the same point of the same bracket.
+``(log n, log seconds)``, at the same point of the same bracket. A censored time
+(``> t``) is the time spent at the largest ``n`` without reaching ``eps``; fit
+time need not grow with ``n`` (a network's step budget is fixed), so when an
+interval runs from a reached time to a censored one below it, its upper end reads
+``not reached (> t)`` rather than a bound smaller than its lower end.
 
 The interval is a percentile bootstrap over seeds. A seed's runs at the different
 sizes share their data (a smaller training sample is a prefix of a larger one),
@@ -359,7 +363,10 @@ def _interval_text(interval: tuple[Bound, Bound] | None, kind: str, seeds: int) 
     low, high = interval
     if low == high:
         return low.text(kind)
-    return f"{low.text(kind)} to {high.text(kind)}"
+    upper = high.text(kind)
+    if high.censored == ">" and not low.censored and high.value < low.value:
+        upper = f"not reached ({upper})"
+    return f"{low.text(kind)} to {upper}"
 
 
 def render_requirements(
