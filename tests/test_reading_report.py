@@ -160,3 +160,33 @@ def test_every_figure_loads_in_headless_chromium(report_store, tmp_path):
         assert int(width) > 300 and int(height) > 200
     # the hostile label arrived in the DOM as text, not as an element
     assert "<script>alert" not in shown.stdout.split('<pre id="image-probe">')[0]
+
+
+def test_identical_curves_stay_distinguishable_and_labels_sit_off_the_data():
+    from bfcbench.reading import figures
+    from bfcbench.reading.results import Labeller
+
+    rows = power_law_rows("mean", 1.0, 0.0, jitter=0.0)
+    rows += power_law_rows("linear", 1.0, 0.0, jitter=0.0)
+    figure = figures.metric_against_n(
+        rows,
+        Labeller.of(rows),
+        "test_nmse",
+        "t",
+        "test NMSE",
+        eps=(0.1, 0.03),
+        reference_line=1.0,
+    )
+    axes = figure.axes[0]
+    learners = [x for x in axes.get_lines() if not x.get_label().startswith("_")]
+    first, second = learners
+    assert [first.get_label(), second.get_label()] == ["mean", "linear"]
+    assert list(first.get_ydata()) == list(second.get_ydata())
+    # The same curve twice: drawn differently, the first listed on top.
+    assert first.get_linestyle() != second.get_linestyle()
+    assert first.get_zorder() > second.get_zorder()
+    # Reference lines are named on a second axis, not by text over the data.
+    assert len(axes.texts) == 0
+    (named,) = axes.child_axes
+    labels = [tick.get_text() for tick in named.get_yticklabels()]
+    assert labels == ["predicting the mean", "eps = 0.1", "eps = 0.03"]

@@ -79,6 +79,10 @@ def metric_against_n(
         color = f"C{index % 10}"
         marker = MARKERS[index % len(MARKERS)]
         medians = [cells[n].median for n in drawn]
+        # Learners listed first are drawn on top; every second one is dashed
+        # with hollow markers, so that two learners with the same curve (mean
+        # and linear, say) both stay visible.
+        dashed = index % 2 == 1
         axes.plot(
             drawn,
             medians,
@@ -86,7 +90,10 @@ def metric_against_n(
             color=color,
             label=plot_text(learner),
             linewidth=1.6,
-            markersize=5,
+            linestyle="--" if dashed else "-",
+            markersize=6 if dashed else 5,
+            markerfacecolor="none" if dashed else color,
+            zorder=3 + len(series) - index,
         )
         bands = [cells[n].spread("range") for n in drawn]
         if any(band is not None for band in bands):
@@ -107,29 +114,15 @@ def metric_against_n(
                 transform=axes.get_xaxis_transform(),
                 clip_on=False,
             )
+    # The reference lines are named on a right-hand axis, outside the data, so
+    # that no label covers a curve.
+    marks: dict[float, str] = {}
     if reference_line is not None:
         axes.axhline(reference_line, color="0.5", linestyle=":", linewidth=1)
-        axes.annotate(
-            "predicting the mean",
-            (0.01, reference_line),
-            xycoords=("axes fraction", "data"),
-            textcoords="offset points",
-            xytext=(0, 3),
-            color="0.4",
-            fontsize=8,
-        )
+        marks[reference_line] = "predicting the mean"
     for value in eps:
         axes.axhline(value, color="0.3", linestyle="--", linewidth=0.8)
-        axes.annotate(
-            f"eps = {value:g}",
-            (0.99, value),
-            xycoords=("axes fraction", "data"),
-            textcoords="offset points",
-            xytext=(0, 3),
-            ha="right",
-            color="0.3",
-            fontsize=8,
-        )
+        marks[value] = f"eps = {value:g}"
     axes.set_xscale("log")
     axes.set_yscale("log")
     _grid_ticks(axes.xaxis, grid)
@@ -146,13 +139,12 @@ def metric_against_n(
             Line2D([], [], color="0.2", marker="x", linestyle="none", markersize=7)
         )
         labels.append("no run finished")
-    axes.legend(
-        handles,
-        labels,
-        loc="center left",
-        bbox_to_anchor=(1.01, 0.5),
-        frameon=False,
-    )
+    if marks:
+        named = axes.secondary_yaxis("right")
+        named.set_yticks(list(marks), labels=list(marks.values()))
+        named.yaxis.set_minor_locator(NullLocator())
+        named.tick_params(labelsize=8, colors="0.3")
+    figure.legend(handles, labels, loc="outside right center", frameon=False)
     return figure
 
 
