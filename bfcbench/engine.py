@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bfcbench.errors import ConfigError
+from bfcbench.errors import ConfigError, ExecutorLost
 from bfcbench.isolation import Job, WorkerProcess, unfinished
 from bfcbench.output import format_number
 from bfcbench.resources import (
@@ -522,6 +522,9 @@ class _Batch:
         return self.cancelled
 
 
+_DASK_RECONNECT_LOGGERS = ("distributed.client", "distributed.utils")
+
+
 class DaskExecutor(Executor):
     """Jobs on a Dask cluster, each isolated in a worker process there.
 
@@ -552,6 +555,13 @@ class DaskExecutor(Executor):
                 f"{' '.join(str(error).split())})."
             ) from None
         self.slots = 1
+        # A lost scheduler is reported once, as ExecutorLost; the client's own
+        # reconnection attempts would print a traceback for each.
+        self._quieted = {}
+        for name in _DASK_RECONNECT_LOGGERS:
+            quieted = logging.getLogger(name)
+            self._quieted[name] = quieted.level
+            quieted.setLevel(logging.CRITICAL)
 
     def describe(self) -> str:
         workers = self.client.scheduler_info().get("workers", {})
@@ -564,6 +574,8 @@ class DaskExecutor(Executor):
     def run(
         self, jobs: Sequence[Job], on_start: OnStart = None
     ) -> Iterator[tuple[Job, RunOutcome]]:
+        from concurrent.futures import CancelledError
+
         from distributed import KilledWorker, as_completed
 
         batch = uuid.uuid4().hex[:8]
@@ -576,11 +588,22 @@ class DaskExecutor(Executor):
             ): job
             for job in jobs
         }
+        finished = 0
         try:
             for future in as_completed(list(futures), loop=self.client.loop):
                 job = futures[future]
                 try:
                     outcome = future.result()
+                except CancelledError:
+                    # Only the cluster cancels our futures: the scheduler went
+                    # away. The runs did not fail; they were not run, so they
+                    # get no row and a second invocation runs them.
+                    raise ExecutorLost(
+                        f"lost the Dask scheduler at {self.address} after "
+                        f"{finished} of {len(futures)} runs; the rest were not "
+                        f"run and have no row: run the same command again to "
+                        f"resume."
+                    ) from None
                 except KilledWorker as error:
                     outcome = unfinished(
                         job,
@@ -592,12 +615,15 @@ class DaskExecutor(Executor):
                         job, "failed", f"Dask: {type(error).__name__}: {error}"
                     )
                 future.release()
+                finished += 1
                 yield job, outcome
         finally:
             self.client.cancel([f for f in futures if not f.done()])
 
     def close(self) -> None:
         self.client.close()
+        for name, level in self._quieted.items():
+            logging.getLogger(name).setLevel(level)
 
 
 _dask_thread = threading.local()

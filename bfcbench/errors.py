@@ -21,6 +21,14 @@ class StoreError(BfcbenchError):
     """The result store cannot be opened, read or written."""
 
 
+class ExecutorLost(BfcbenchError):
+    """The machinery running a sweep went away (a Dask scheduler, say).
+
+    The runs already committed stay in the store; running the same command
+    again resumes the sweep.
+    """
+
+
 class Diverged(BfcbenchError):
     """Training produced a non-finite loss.
 

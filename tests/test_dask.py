@@ -174,3 +174,54 @@ def test_a_dask_worker_killed_mid_sweep_loses_no_run(tmp_path):
     # Rescheduled on the surviving worker, or recorded as lost with the reason.
     assert all("Dask workers that ran it died" in row["message"] for row in lost)
     print(f"killed worker: {statuses.count('ok')} ok, {len(lost)} recorded lost")
+
+
+def test_a_lost_scheduler_stops_the_sweep_and_a_new_cluster_resumes_it(tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(KILL_GRID)
+    store = tmp_path / "runs.sqlite"
+    environment = {**os.environ, **plugin_environment()}
+
+    def sweep_on(cluster):
+        return subprocess.Popen(
+            [sys.executable, "-m", "bfcbench", "sweep", str(grid)]
+            + ["--scheduler", cluster.address, "--threads", "1"]
+            + ["--store", str(store), "--format", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=environment,
+            text=True,
+        )
+
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+    with DaskCluster(tmp_path / "first", environment=plugin_environment()) as cluster:
+        sweep = sweep_on(cluster)
+        deadline = time.monotonic() + 120
+        while not (store.exists() and len(stored(store)) >= 3):
+            assert sweep.poll() is None, sweep.stderr.read()
+            assert time.monotonic() < deadline, "the sweep made no progress"
+            time.sleep(0.02)
+        cluster.scheduler.send_signal(signal.SIGKILL)
+        stdout, stderr = sweep.communicate(timeout=300)
+
+    # Stopped with one line; what finished is kept, nothing is recorded as
+    # failed for runs that were never run.
+    assert sweep.returncode == 1, stderr
+    assert stdout == ""
+    errors = [line for line in stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "Traceback" not in stderr
+    assert errors[0].startswith("bfcbench: error: lost the Dask scheduler at")
+    assert "run the same command again to resume" in errors[0]
+    kept = stored(store)
+    assert 3 <= len(kept) < 12
+    assert {row["status"] for row in kept} == {"ok"}
+
+    with DaskCluster(tmp_path / "second", environment=plugin_environment()) as cluster:
+        stdout, stderr = sweep_on(cluster).communicate(timeout=300)
+    assert f"12 runs planned, {len(kept)} already stored" in stderr
+    rows = stored(store)
+    assert integrity(store) == "ok"
+    assert len(rows) == 12 and len({row["config_key"] for row in rows}) == 12
+    assert {row["status"] for row in rows} == {"ok"}
+    assert {row["run_id"] for row in kept} <= {row["run_id"] for row in rows}
