@@ -18,7 +18,20 @@ class ConfigError(BfcbenchError, ValueError):
 
 
 class StoreError(BfcbenchError):
-    """The result store cannot be opened, read or written."""
+    """The result store cannot be opened, read or written.
+
+    Parameters
+    ----------
+    message : str
+        The whole sentence, naming the file.
+    reason : str, optional
+        What is wrong with the file, as a clause ("is not an SQLite database"),
+        for a message that names the file itself; default: ``message``.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
 
 
 class ExecutorLost(BfcbenchError):

@@ -103,7 +103,12 @@ _UPGRADES: dict[int, str] = {}
 def default_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Where the store is: ``explicit``, else ``$BFCBENCH_STORE``, else
     ``results/bfcbench.sqlite`` under the working directory."""
-    if explicit:
+    if explicit is not None:
+        if not str(explicit).strip():
+            raise ConfigError(
+                f"--store: got {str(explicit)!r}; allowed: a file path (omit the "
+                f"option for ${ENVIRONMENT_VARIABLE} or {DEFAULT_PATH})."
+            )
         return Path(explicit)
     from_environment = os.environ.get(ENVIRONMENT_VARIABLE)
     if from_environment:
@@ -125,6 +130,15 @@ def check_writable(path: Path) -> None:
         raise ConfigError(
             f"--store: got {str(path)!r}; allowed: a path in a writable directory."
         )
+    if path.is_file() and path.stat().st_size > 0:
+        try:
+            with Store(path, readonly=True):
+                pass
+        except StoreError as error:
+            raise ConfigError(
+                f"--store: got {str(path)!r}, which {error.reason}; allowed: a "
+                f"bfcbench store or the path of a new file."
+            ) from None
 
 
 class Store:
@@ -152,15 +166,47 @@ class Store:
                 uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None
             )
             self.connection.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000:.0f}")
+            self._refuse_foreign()
             if not readonly:
                 self._switch_to_wal()
                 self.connection.execute("PRAGMA synchronous = NORMAL")
                 self._create_or_upgrade()
             self._check_version()
         except sqlite3.DatabaseError as error:
+            self._close_quietly()
+            reason = (
+                "is not an SQLite database"
+                if "not a database" in str(error)
+                else f"cannot be opened ({error})"
+            )
             raise StoreError(
-                f"cannot open the store {str(self.path)!r}: {error}"
+                f"cannot open the store {str(self.path)!r}: {error}", reason
             ) from error
+        except StoreError:
+            self._close_quietly()
+            raise
+
+    def _close_quietly(self) -> None:
+        connection = getattr(self, "connection", None)
+        if connection is not None:
+            connection.close()
+
+    def _refuse_foreign(self) -> None:
+        """Refuse to add bfcbench's tables to some other database."""
+        tables = {
+            name
+            for (name,) in self.connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if tables and "meta" not in tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise StoreError(
+                f"{str(self.path)!r} is not a bfcbench store (it holds other "
+                f"tables: {shown}).",
+                f"is another database (tables: {shown})",
+            )
 
     def _switch_to_wal(self) -> None:
         # Changing the journal mode needs the database to itself, and SQLite
@@ -193,7 +239,7 @@ class Store:
                     (str(SCHEMA_VERSION),),
                 )
                 return
-            version = int(row[0])
+            version = self._version(row[0])
             while version < SCHEMA_VERSION:
                 for statement in _statements(_UPGRADES[version]):
                     self.connection.execute(statement)
@@ -202,6 +248,21 @@ class Store:
                     "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                     (str(version),),
                 )
+
+    def _version(self, stored: Any) -> int:
+        """The stored schema version, refused unless this bfcbench knows it or
+        it is newer (versions start at 1; each older one has an upgrade)."""
+        try:
+            version = int(stored)
+        except (TypeError, ValueError):
+            version = 0
+        if version < 1 or (version < SCHEMA_VERSION and version not in _UPGRADES):
+            raise StoreError(
+                f"{str(self.path)!r} has a damaged schema version ({stored!r}); "
+                f"bfcbench writes versions 1 to {SCHEMA_VERSION}.",
+                f"has a damaged schema version ({stored!r})",
+            )
+        return version
 
     def _check_version(self) -> None:
         try:
@@ -212,12 +273,15 @@ class Store:
             row = None
         if row is None:
             raise StoreError(
-                f"{str(self.path)!r} is not a bfcbench store (no schema version)."
+                f"{str(self.path)!r} is not a bfcbench store (no schema version).",
+                "is not a bfcbench store (no schema version)",
             )
-        if int(row[0]) > SCHEMA_VERSION:
+        if self._version(row[0]) > SCHEMA_VERSION:
             raise StoreError(
                 f"{str(self.path)!r} has schema version {row[0]}; this bfcbench reads "
-                f"up to {SCHEMA_VERSION}. Upgrade bfcbench."
+                f"up to {SCHEMA_VERSION}. Upgrade bfcbench.",
+                f"has schema version {row[0]}, newer than this bfcbench reads "
+                f"({SCHEMA_VERSION}; upgrade bfcbench)",
             )
 
     def transaction(self) -> _Transaction:

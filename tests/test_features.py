@@ -104,3 +104,19 @@ def test_features_command_prints_final_and_curves(store_path):
     )
     steps = [point["step"] for point in json.loads(curves.stdout)]
     assert steps == [100, 200]
+    # Like every reader: an export reads the same, filters apply, no match is an
+    # error naming the filter.
+    export = store_path.parent / "runs.csv"
+    assert (
+        run_cli("export", "--store", str(store_path), "--out", str(export)).returncode
+        == 0
+    )
+    from_csv = run_cli("features", "--store", str(export), "--format", "json")
+    assert from_csv.returncode == 0, from_csv.stderr
+    assert json.loads(from_csv.stdout) == json.loads(final.stdout)
+    nothing = run_cli("features", "--store", str(export), "--where", "n_train=999")
+    assert nothing.returncode == 2
+    assert nothing.stderr.startswith("bfcbench: error: --where: got ")
+    only_mean = run_cli("features", "--store", str(store_path), "--learner", "mean")
+    assert only_mean.returncode == 2
+    assert "recorded no feature recovery" in only_mean.stderr

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from conftest import run_cli
 
 from bfcbench.errors import StoreError
 from bfcbench.runner import RunSpec, execute
@@ -141,3 +142,78 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path):
                 "wal",
             )
     assert failures == []
+
+
+def _foreign(path, *statements):
+    connection = sqlite3.connect(path)
+    for statement in statements:
+        connection.execute(statement)
+    connection.commit()
+    connection.close()
+    return path
+
+
+def _tables(path):
+    connection = sqlite3.connect(path)
+    try:
+        return sorted(
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        )
+    finally:
+        connection.close()
+
+
+def test_another_database_is_never_written_into(tmp_path):
+    other = _foreign(tmp_path / "other.sqlite", "CREATE TABLE foo (x)")
+    with pytest.raises(StoreError, match="not a bfcbench store .*tables: foo"):
+        Store(other)
+    assert _tables(other) == ["foo"]
+    # One with a table called runs, too: refused the same way, not half-read.
+    runs = _foreign(tmp_path / "runs.sqlite", "CREATE TABLE runs (id)")
+    with pytest.raises(StoreError, match="not a bfcbench store"):
+        Store(runs)
+    assert _tables(runs) == ["runs"]
+
+
+@pytest.mark.parametrize("version", ["abc", "0", "-3", "1.5"])
+def test_a_damaged_schema_version_is_refused(store_path, version):
+    Store(store_path).close()
+    connection = sqlite3.connect(store_path)
+    update = "UPDATE meta SET value = ? WHERE key = 'schema_version'"
+    connection.execute(update, (version,))
+    connection.commit()
+    connection.close()
+    for readonly in (True, False):
+        with pytest.raises(StoreError, match="damaged schema version"):
+            Store(store_path, readonly=readonly)
+
+
+def test_cli_refuses_files_that_are_not_stores_in_one_line(tmp_path):
+    text = tmp_path / "notes.sqlite"
+    text.write_text("hello\n")
+    other = _foreign(tmp_path / "other.sqlite", "CREATE TABLE foo (x)")
+    damaged = tmp_path / "damaged.sqlite"
+    Store(damaged).close()
+    _foreign(damaged, "UPDATE meta SET value = 'abc' WHERE key = 'schema_version'")
+    # Readers take exports too, so a text file reads there as a bad CSV.
+    expected = {
+        text: ("which is not an SQLite database", "its header lacks the run columns"),
+        other: ("which is another database (tables: foo)",) * 2,
+        damaged: ("which has a damaged schema version ('abc')",) * 2,
+    }
+    for path, reasons in expected.items():
+        before = path.read_bytes()
+        commands = (["run", "--learner", "mean", "--n", "50"], ["table"])
+        for command, reason in zip(commands, reasons, strict=True):
+            result = run_cli(*command, "--store", str(path))
+            assert result.returncode == 2, result.stderr
+            (line,) = result.stderr.splitlines()
+            assert line.startswith(f"bfcbench: error: --store: got {str(path)!r}")
+            assert reason in line, line
+        assert path.read_bytes() == before
+    empty = run_cli("table", "--store", "")
+    assert empty.returncode == 2
+    assert empty.stderr.startswith("bfcbench: error: --store: got ''; allowed:")

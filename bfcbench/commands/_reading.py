@@ -44,9 +44,25 @@ def results(
     loaded = load(path if option != "--store" else args.store, option=option)
     filtered = filter_rows(loaded, args.task, args.learner, args.where)
     if not filtered.rows:
+        used = [
+            (name, value)
+            for name, value in (
+                ("--task", args.task),
+                ("--learner", args.learner),
+                *(("--where", where) for where in args.where),
+            )
+            if value
+        ]
+        if not loaded.rows or not used:
+            raise ConfigError(
+                f"{option}: got {loaded.source!r}, which holds no runs; allowed: a "
+                "result set with at least one run."
+            )
+        names = "/".join(dict.fromkeys(name for name, _ in used))
+        given = " ".join(f"{name} {value}" for name, value in used)
         raise ConfigError(
-            f"{option}: got {loaded.source!r}, which holds no runs that match the "
-            "filters; allowed: a result set with at least one matching run."
+            f"{names}: got {given!r}, which no run of {loaded.source!r} matches; "
+            "allowed: filters that match at least one run."
         )
     return filtered
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bfcbench.commands.common import add_store, int_list
+from bfcbench.commands._reading import add_filters, add_store, results
+from bfcbench.commands.common import int_list
+from bfcbench.errors import ConfigError
 from bfcbench.output import render
-from bfcbench.store import Store, default_path
 
 
 def register(
@@ -24,12 +25,11 @@ def register(
         "seeds per (task, learner, n); with --curves, the median R² at every "
         "recorded training step.",
     )
-    add_store(parser)
-    parser.add_argument("--task", help="only runs of this task (name or label)")
+    add_filters(parser)
     parser.add_argument(
-        "--learner", help="only these learners, comma-separated (names or labels)"
+        "--n", metavar="N[,N...]", help="only these sizes (as --where n_train=N,...)"
     )
-    parser.add_argument("--n", metavar="N[,N...]", help="only these training sizes")
+    add_store(parser)
     parser.add_argument(
         "--curves", action="store_true", help="print the curves during training"
     )
@@ -42,44 +42,34 @@ def register(
 
 
 def handle(args: argparse.Namespace) -> int:
-    n_train = int_list(args.n, "--n", 1) if args.n else None
-    learners = (
-        [name.strip() for name in args.learner.split(",")] if args.learner else None
-    )
-    with Store(default_path(args.store), readonly=True) as store:
-        runs = select_runs(store, args.task, learners, n_train)
-        rows = recovery_curves(store, runs) if args.curves else final_recovery(runs)
-    if not rows:
-        print("no stored runs with feature recovery match")
-        return 0
+    if args.n:
+        sizes = ",".join(str(n) for n in int_list(args.n, "--n", 1))
+        args.where = [*args.where, f"n_train={sizes}"]
+    found = results(args)
+    runs = select_runs(found.rows)
+    if not runs:
+        raise ConfigError(
+            f"--store: got {found.source!r}, whose matching runs recorded no feature "
+            "recovery; allowed: a result set with ok runs of a network learner "
+            "(deep, layerwise, two-layer) on a task with true levels."
+        )
+    rows = recovery_curves(runs, found.curves) if args.curves else final_recovery(runs)
     print(render(rows, args.format))
     return 0
 
 
-def select_runs(
-    store: Store,
-    task: str | None = None,
-    learners: Sequence[str] | None = None,
-    n_train: Sequence[int] | None = None,
-) -> list[dict[str, Any]]:
-    """Current ok runs that recorded feature recovery, filtered."""
-    runs = store.runs("status = 'ok' AND superseded = 0 AND feature_r2 IS NOT NULL")
-    if task:
-        runs = [row for row in runs if task in (row["task"], row["task_label"])]
-    if learners:
-        runs = [
-            row
-            for row in runs
-            if row["learner"] in learners or row["learner_label"] in learners
-        ]
-    if n_train:
-        runs = [row for row in runs if row["n_train"] in n_train]
-    return runs
+def select_runs(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The ok runs among ``rows`` that recorded feature recovery."""
+    return [
+        row
+        for row in rows
+        if row["status"] == "ok" and row.get("feature_r2") not in (None, [])
+    ]
 
 
-def final_recovery(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def final_recovery(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Median over seeds of the final R² per level, one row per (task, learner, n)."""
-    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
     for row in runs:
         groups.setdefault(
             (row["task_label"], row["learner_label"], row["n_train"]), []
@@ -105,15 +95,16 @@ def final_recovery(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return table
 
 
-def recovery_curves(store: Store, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def recovery_curves(
+    runs: Sequence[Mapping[str, Any]], curves: Mapping[int, Sequence[Any]]
+) -> list[dict[str, Any]]:
     """Median over seeds of R² per level at each recorded step."""
-    by_id = {row["run_id"]: row for row in runs}
     points: dict[tuple[str, str, int, int], dict[int, list[float]]] = {}
-    for run_id, step, level, r2 in store.curves(by_id):
-        row = by_id[run_id]
-        key = (row["task_label"], row["learner_label"], row["n_train"], step)
-        if r2 is not None:
-            points.setdefault(key, {}).setdefault(level, []).append(r2)
+    for row in runs:
+        for step, level, r2 in curves.get(row["run_id"], ()):
+            key = (row["task_label"], row["learner_label"], row["n_train"], step)
+            if r2 is not None:
+                points.setdefault(key, {}).setdefault(level, []).append(r2)
     table = []
     for (task, learner, n_train, step), levels in sorted(points.items()):
         entry: dict[str, Any] = {

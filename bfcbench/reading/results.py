@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bfcbench.errors import ConfigError
+from bfcbench.errors import ConfigError, StoreError
 from bfcbench.params import canonical_json, did_you_mean
 from bfcbench.store import RUN_COLUMNS, Store, default_path
 
@@ -127,7 +127,14 @@ def load(
         )
     kind = source_kind(resolved)
     if kind == "sqlite":
-        with Store(resolved, readonly=True) as store:
+        try:
+            store = Store(resolved, readonly=True)
+        except StoreError as error:
+            raise ConfigError(
+                f"{option}: got {str(resolved)!r}, which {error.reason}; allowed: "
+                "a result store or a CSV or Parquet file written by bfcbench export."
+            ) from None
+        with store:
             rows = store.runs()
             curves = _group_curves(store.curves(row["run_id"] for row in rows))
     else:
