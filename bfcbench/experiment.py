@@ -18,14 +18,21 @@ from bfcbench.runner import DEFAULT_N_TEST, RunSpec
 
 def learner_names(text: str) -> list[str]:
     """Expand ``--learner``: comma-separated names, or ``all``."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise ConfigError(f"--learner: got {text!r}; allowed: learner names or 'all'.")
-    if "all" in names:
+    names = [name.strip() for name in text.split(",")]
+    allowed = "comma-separated learner names, each once, or 'all'"
+    if not any(names) or (len(names) > 1 and not all(names)):
+        raise ConfigError(f"--learner: got {text!r}; allowed: {allowed}.")
+    if names == ["all"]:
         return list(registry.learners())
+    if "all" in names:
+        raise ConfigError(f"--learner: got {text!r}; allowed: 'all' alone, or names.")
     for name in names:
         registry.learner_class(name)
-    return list(dict.fromkeys(names))
+        if names.count(name) > 1:
+            raise ConfigError(
+                f"--learner: got {text!r} ({name} twice); allowed: {allowed}."
+            )
+    return names
 
 
 def learner_settings(

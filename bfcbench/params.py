@@ -237,7 +237,8 @@ def parse_assignments(items: Sequence[str], option: str) -> dict[str, str]:
     Returns
     -------
     dict
-        ``{KEY: VALUE}``, both stripped; a key given twice keeps the last value.
+        ``{KEY: VALUE}``, both stripped. A key given twice is refused: with two
+        values for one parameter, which one a run used would be a guess.
     """
     pairs: dict[str, str] = {}
     for item in items:
@@ -246,6 +247,11 @@ def parse_assignments(items: Sequence[str], option: str) -> dict[str, str]:
             raise ConfigError(
                 f"{option}: got {item!r}; allowed: KEY=VALUE with a non-empty "
                 "key and value."
+            )
+        if key.strip() in pairs:
+            raise ConfigError(
+                f"{option}: got {key.strip()}={pairs[key.strip()]} and {item!r}; "
+                "allowed: each key once."
             )
         pairs[key.strip()] = value.strip()
     return pairs

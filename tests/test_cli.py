@@ -154,6 +154,15 @@ def test_default_store_is_under_the_working_directory(tmp_path):
         (["--format", "yaml"], "invalid choice: 'yaml'"),
         (["--device", "tpu"], "--device: got 'tpu'"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--learner", "mean,mean"], "(mean twice)"),
+        (["--learner", "deep,,mean"], "each once, or 'all'"),
+        (["--learner", "all,mean"], "'all' alone"),
+        (["--n", "200,200"], "(200 twice)"),
+        (["--seeds", "x"], "--seeds: got 'x'; allowed: one integer"),
+        (
+            ["--task-param", "depth=3", "--task-param", "depth=4"],
+            "got depth=3 and 'depth=4'; allowed: each key once",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_stored(store_path, args, expected):

@@ -190,3 +190,21 @@ def test_identical_curves_stay_distinguishable_and_labels_sit_off_the_data():
     (named,) = axes.child_axes
     labels = [tick.get_text() for tick in named.get_yticklabels()]
     assert labels == ["predicting the mean", "eps = 0.1", "eps = 0.03"]
+
+
+def test_bad_out_and_eps_are_refused_before_any_work(report_store, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me\n")
+    cases = [
+        (["--out", str(a_file)], f"--out: got {str(a_file)!r}, but"),
+        (["--out", str(a_file / "sub")], "is a file; allowed: a new or existing"),
+        (["--out", str(tmp_path / "r"), "--eps", "0"], "--eps: got 0.0; allowed"),
+    ]
+    for extra, expected in cases:
+        result = run_cli("report", "--store", str(report_store), *extra)
+        assert result.returncode == 2, result.stderr
+        # One line: no matplotlib warning from figures drawn before the check.
+        (line,) = result.stderr.splitlines()
+        assert expected in line
+    assert a_file.read_text() == "keep me\n"
+    assert not (tmp_path / "r").exists()

@@ -80,12 +80,18 @@ def numbers(text: str, option: str) -> Sequence[float]:
     parts = [part.strip() for part in text.split(",") if part.strip()]
     if not parts:
         raise ConfigError(f"{option}: got {text!r}; allowed: comma-separated numbers.")
-    values = []
+    values: list[float] = []
     for part in parts:
         try:
-            values.append(float(part))
+            value = float(part)
         except ValueError:
             raise ConfigError(
                 f"{option}: got {text!r}; allowed: comma-separated numbers."
             ) from None
+        if value in values:
+            raise ConfigError(
+                f"{option}: got {text!r} ({part} twice); allowed: comma-separated "
+                "numbers, each once."
+            )
+        values.append(value)
     return values

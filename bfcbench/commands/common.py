@@ -57,7 +57,8 @@ def make_task(args: argparse.Namespace) -> Task:
 
 
 def int_list(text: str, option: str, low: int, high: int | None = None) -> list[int]:
-    """Parse ``"500,2000"`` into integers within [low, high], in the given order."""
+    """Parse ``"500,2000"`` into distinct integers within [low, high], in the
+    given order."""
     allowed = f"comma-separated integers >= {low}" + (f" and <= {high}" if high else "")
     values = []
     for part in text.split(","):
@@ -67,18 +68,25 @@ def int_list(text: str, option: str, low: int, high: int | None = None) -> list[
             raise ConfigError(f"{option}: got {text!r}; allowed: {allowed}.") from None
         if value < low or (high is not None and value > high):
             raise ConfigError(f"{option}: got {text!r}; allowed: {allowed}.")
-        if value not in values:
-            values.append(value)
+        if value in values:
+            raise ConfigError(
+                f"{option}: got {text!r} ({value} twice); allowed: {allowed}, "
+                "each once."
+            )
+        values.append(value)
     return values
 
 
 def single_int(text: str, option: str, low: int, high: int | None = None) -> int:
     """Parse one integer within [low, high]."""
-    values = int_list(text, option, low, high) if "," not in text else []
-    if len(values) != 1:
-        allowed = f"one integer >= {low}" + (f" and <= {high}" if high else "")
+    allowed = f"one integer >= {low}" + (f" and <= {high}" if high else "")
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ConfigError(f"{option}: got {text!r}; allowed: {allowed}.") from None
+    if value < low or (high is not None and value > high):
         raise ConfigError(f"{option}: got {text!r}; allowed: {allowed}.")
-    return values[0]
+    return value
 
 
 def resolve_device(text: str) -> str:

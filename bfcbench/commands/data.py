@@ -43,9 +43,10 @@ def register(
 
 
 def handle(args: argparse.Namespace) -> int:
-    n_train = single_int(args.n, "--n", 1)
+    # As for run: a learner needs two points to split off validation data.
+    n_train = single_int(args.n, "--n", 2)
     seed = single_int(args.seed, "--seed", 0)
-    n_test = single_int(args.n_test, "--n-test", 1)
+    n_test = single_int(args.n_test, "--n-test", 2)
     out = Path(args.out)
     if out.suffix != ".npz" or out.is_dir():
         raise ConfigError(

@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from bfcbench import __version__
+from bfcbench.errors import ConfigError
 from bfcbench.output import render
 from bfcbench.reading.markup import html_escape, markdown_escape, markdown_rows
 from bfcbench.reading.results import Labeller, ResultSet
+from bfcbench.reading.samples import check_eps, requirements
 from bfcbench.reading.samples import records as sample_records
-from bfcbench.reading.samples import requirements
 from bfcbench.reading.tables import describe_spread, pivot_tables, text_rows
 
 logger = logging.getLogger(__name__)
@@ -322,6 +323,24 @@ def render_markdown(blocks: Sequence[Block]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def check_out_directory(directory: Path) -> None:
+    """Refuse an output folder that is a file, or lies under one, or cannot be
+    written, before any work is done."""
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"--out: got {str(directory)!r}, but {str(existing)!r} is a file; "
+            "allowed: a new or existing folder."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"--out: got {str(directory)!r}, but {str(existing)!r} cannot be "
+            "written; allowed: a folder you can write."
+        )
+
+
 def write_report(
     results: ResultSet,
     out: str | os.PathLike[str],
@@ -346,10 +365,18 @@ def write_report(
     dict
         Paths written: ``html``, ``markdown`` and ``figures`` (the directory).
     """
-    blocks = build(results, eps, title)
+    check_eps(eps)
     directory = Path(out)
     figure_directory = directory / FIGURE_DIRECTORY
-    figure_directory.mkdir(parents=True, exist_ok=True)
+    check_out_directory(directory)
+    blocks = build(results, eps, title)
+    try:
+        figure_directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"--out: got {str(directory)!r}, where a folder cannot be made "
+            f"({error.strerror}); allowed: a new or existing folder you can write."
+        ) from None
     for old in figure_directory.glob("fig-*.png"):
         old.unlink()
     for block in blocks:

@@ -147,6 +147,16 @@ def _interpolate_time(times: Sequence[float], bracket: tuple[int, int, float]) -
     return math.exp(math.log(there) + fraction * (math.log(here) - math.log(there)))
 
 
+def check_eps(eps: Sequence[float]) -> None:
+    """Refuse an error level that a curve cannot reach or that a log axis
+    cannot show."""
+    for value in eps:
+        if not value > 0 or math.isinf(value):
+            raise ConfigError(
+                f"--eps: got {value!r}; allowed: positive finite numbers."
+            )
+
+
 def requirements(
     results: ResultSet,
     eps: Sequence[float],
@@ -174,11 +184,7 @@ def requirements(
         In the order learners first appear, grouped by task, then by ``eps``.
     """
     check_metric(metric)
-    for value in eps:
-        if not value > 0 or math.isinf(value):
-            raise ConfigError(
-                f"--eps: got {value!r}; allowed: positive finite numbers."
-            )
+    check_eps(eps)
     if not 0 < confidence < 1:
         raise ConfigError(f"--confidence: got {confidence!r}; allowed: in (0, 1).")
     if bootstrap < 0:
