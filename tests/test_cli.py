@@ -274,3 +274,25 @@ def test_diverged_run_is_stored_without_error_values(store_path):
     assert (
         connection.execute("SELECT typeof(test_nmse) FROM runs").fetchone()[0] == "null"
     )
+
+
+def test_run_dry_run_lists_the_plan_and_runs_nothing(store_path):
+    common = [*SMALL, "--n-test", "20", "--store", str(store_path)]
+    first = run_cli("run", "--learner", "mean", "--n", "20", *common)
+    assert first.returncode == 0, first.stderr
+    result = run_cli(
+        "run", "--learner", "mean,linear", "--n", "20,40", *common,
+        "--dry-run", "--format", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    plan = {(row["learner"], row["n_train"]): row["action"] for row in rows}
+    assert plan == {
+        ("mean", 20): "skip",
+        ("linear", 20): "run",
+        ("mean", 40): "run",
+        ("linear", 40): "run",
+    }
+    connection = sqlite3.connect(store_path)
+    assert connection.execute("SELECT COUNT(*) FROM runs").fetchone() == (1,)
+    connection.close()

@@ -93,7 +93,8 @@ def handle(args: argparse.Namespace) -> int:
         logger.info("%s", summary_text(found))
     regressions = sum(item.regression for item in found)
     if args.fail_on_regression and regressions:
-        logger.warning("%d regressions: exit status 1", regressions)
+        plural = "s" if regressions > 1 else ""
+        logger.warning("%d regression%s: exit status 1", regressions, plural)
         return 1
     return 0
 

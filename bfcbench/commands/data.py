@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -14,6 +15,8 @@ from bfcbench.commands.common import add_task, make_task, single_int
 from bfcbench.errors import ConfigError
 from bfcbench.runner import DEFAULT_N_TEST, run_data
 from bfcbench.tasks.base import Task
+
+logger = logging.getLogger(__name__)
 
 
 def register(
@@ -54,6 +57,14 @@ def handle(args: argparse.Namespace) -> int:
         )
     task = make_task(args)
     export(task, n_train, n_test, seed, out)
+    logger.info(
+        "%s, seed %d: %d training and %d test samples written to %s",
+        task.name,
+        seed,
+        n_train,
+        n_test,
+        out,
+    )
     return 0
 
 

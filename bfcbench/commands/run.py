@@ -15,7 +15,12 @@ from bfcbench.commands.common import (
     resolve_device,
     single_int,
 )
-from bfcbench.commands.sweep import add_engine_options, engine_settings, execute_jobs
+from bfcbench.commands.sweep import (
+    add_engine_options,
+    engine_settings,
+    execute_jobs,
+    plan_rows,
+)
 from bfcbench.engine import jobs_for
 from bfcbench.experiment import learner_names, learner_settings, plan
 from bfcbench.output import format_number, render
@@ -90,6 +95,11 @@ def register(
         help="also print the hyperparameters each run chose on its validation split "
         "(the json format always includes them)",
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would run and what is already stored; run nothing",
+    )
     add_engine_options(parser)
     add_store(parser)
     add_format(parser, ("table", "markdown", "csv", "json"))
@@ -123,6 +133,9 @@ def handle(args: argparse.Namespace) -> int:
     jobs = jobs_for(specs, timeout=settings.timeout, memory_limit=settings.memory_limit)
     path = default_path(args.store)
     check_writable(path)
+    if args.dry_run:
+        print(render(plan_rows(jobs, path, settings), args.format))
+        return 0
 
     _, rows = execute_jobs(jobs, settings, path, quiet=args.quiet)
 
