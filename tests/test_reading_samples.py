@@ -84,6 +84,21 @@ def test_failed_runs_count_as_not_reaching(store_path):
     assert (deep.samples.value, deep.samples.censored) == (8000, ">")
 
 
+def test_fit_time_comes_from_finished_runs_only(store_path):
+    # Every run at 8000 fails after a millisecond: the time a fit costs there
+    # is unknown, and the censored time is the last finished one (2000).
+    rows = [
+        row("deep", 8000, r["seed"], status="failed", fit_seconds=0.001)
+        if r["n_train"] == 8000
+        else dict(r, fit_seconds={500: 1.0, 2000: 4.0}[r["n_train"]])
+        for r in power_law_rows("deep", 20.0, 0.8)
+    ]
+    write_store(store_path, rows)
+    deep = one(requirements(load(store_path), [0.001], bootstrap=0), "deep", 0.001)
+    assert (deep.samples.value, deep.samples.censored) == (8000, ">")
+    assert (deep.seconds.value, deep.seconds.censored) == (4.0, ">")
+
+
 def test_intervals_are_reproducible_and_absent_for_one_seed(store_path):
     write_store(
         store_path,
@@ -132,6 +147,10 @@ def test_a_censored_time_below_the_reached_one_reads_not_reached():
     )
     assert _interval_text((Bound(2.0), Bound(3.78, ">")), "seconds", 3) == (
         "2 to > 3.78"
+    )
+    at_most = Bound(3.56e-5, "<=")
+    assert _interval_text((at_most, Bound(4.11e-6, ">")), "seconds", 3) == (
+        "<= 3.56e-05 to not reached (> 4.11e-06)"
     )
     assert _interval_text((Bound(500, "<="), Bound(8000, ">")), "samples", 3) == (
         "<= 500 to > 8,000"

@@ -223,14 +223,15 @@ def _requirement(
     grid = sorted({row["n_train"] for row in rows})
     seeds = sorted({row["seed"] for row in rows})
     # errors[s, i]: seed s at grid[i]; inf for a run that did not finish, nan if
-    # the seed has no run there. times likewise, nan where no fit time is known.
+    # the seed has no run there. times likewise, nan where no finished run has a
+    # fit time (the seconds a failed run lasted say nothing of the cost of a fit).
     errors = np.full((len(seeds), len(grid)), np.nan)
     times = np.full((len(seeds), len(grid)), np.nan)
     for row in rows:
         s, i = seeds.index(row["seed"]), grid.index(row["n_train"])
         value = metric_value(row, metric)
         errors[s, i] = np.inf if value is None else value
-        if row.get("fit_seconds") is not None:
+        if value is not None and row.get("fit_seconds") is not None:
             times[s, i] = row["fit_seconds"]
 
     curve = _median_curve(errors)
@@ -370,7 +371,7 @@ def _interval_text(interval: tuple[Bound, Bound] | None, kind: str, seeds: int) 
     if low == high:
         return low.text(kind)
     upper = high.text(kind)
-    if high.censored == ">" and not low.censored and high.value < low.value:
+    if high.censored == ">" and low.censored != ">" and high.value < low.value:
         upper = f"not reached ({upper})"
     return f"{low.text(kind)} to {upper}"
 
