@@ -185,6 +185,10 @@ def _fit_and_score(spec: RunSpec, outcome: RunOutcome) -> None:
     start = time.perf_counter()
     predictions = learner.predict(X_test)
     row["predict_seconds"] = time.perf_counter() - start
+    predictions, wrong = _one_per_point(predictions, len(X_test), "test")
+    if wrong:
+        row.update(status="failed", message=wrong)
+        return
 
     if probe is not None:
         outcome.curve = curve_rows(learner.curve_)
@@ -199,7 +203,12 @@ def _fit_and_score(spec: RunSpec, outcome: RunOutcome) -> None:
             message=f"{bad} of {len(predictions)} test predictions are not finite",
         )
         return
-    train_predictions = learner.predict(X_train)
+    train_predictions, wrong = _one_per_point(
+        learner.predict(X_train), len(X_train), "training"
+    )
+    if wrong:
+        row.update(status="failed", message=wrong)
+        return
     test_mse = float(np.mean((predictions - y_test) ** 2))
     variance = float(np.var(y_test))
     row.update(
@@ -210,6 +219,23 @@ def _fit_and_score(spec: RunSpec, outcome: RunOutcome) -> None:
     )
     if row["train_mse"] is not None and not math.isfinite(row["train_mse"]):
         row["train_mse"] = None
+
+
+def _one_per_point(predictions: Any, points: int, sample: str) -> tuple[Any, str]:
+    """Predictions as a flat array of one value per point, or why they are not.
+
+    A column ``(n, 1)`` is flattened; any other shape would broadcast against
+    the targets into a meaningless error, so the run fails instead.
+    """
+    values = np.asarray(predictions, dtype=float)
+    if values.shape == (points, 1):
+        values = values[:, 0]
+    if values.shape != (points,):
+        return values, (
+            f"predict returned shape {values.shape} for {points} {sample} points; "
+            f"allowed: ({points},)"
+        )
+    return values, ""
 
 
 def _describe(error: BaseException) -> str:

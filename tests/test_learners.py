@@ -158,3 +158,32 @@ def test_bottom_up_schedule_adds_one_read_out_per_stage(data):
     # After the last stage every read-out is on.
     assert learner.model_.readout_mask.tolist() == [1.0, 1.0]
     assert float(learner.model_.readouts[1].detach().abs().sum()) > 0
+
+
+@pytest.mark.parametrize(
+    ("shape", "status"),
+    [("column", "ok"), ("short", "failed"), ("square", "failed")],
+)
+def test_predictions_of_the_wrong_shape_fail_the_run(monkeypatch, shape, status):
+    # A (n, n) or (n - 1,) answer would broadcast into a meaningless NMSE.
+    mean = registry.learner_class("mean")
+    flat = mean.predict
+
+    def reshaped(self, X):
+        values = flat(self, X)
+        return {
+            "column": values[:, None],
+            "short": values[:-1],
+            "square": np.tile(values, (len(values), 1)),
+        }[shape]
+
+    monkeypatch.setattr(mean, "predict", reshaped)
+    spec = RunSpec("hierarchical", SMALL_HIERARCHICAL, "mean", {}, 50, 0, n_test=40)
+    row = execute(spec).row
+    assert row["status"] == status, row["message"]
+    if status == "ok":
+        assert row["test_nmse"] == pytest.approx(1.0, abs=0.2)
+    else:
+        assert row["message"].startswith("predict returned shape (")
+        assert row["message"].endswith("for 40 test points; allowed: (40,)")
+        assert row["test_nmse"] is None
