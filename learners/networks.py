@@ -117,7 +117,11 @@ class LevelNetwork(nn.Module):
         The target standardises every level; without this, the random network's
         own quadratic levels grow heavy tails with depth (at depth 4 its top
         level reached values in the hundreds), and training from there failed.
+        With fewer than two rows there is no variance to measure, and the
+        weights stay as drawn.
         """
+        if len(x) < 2:
+            return
         outputs = [x]
         for sources, mixer, pre, post in zip(
             self.sources, self.mixers, self.pre_norms, self.post_norms, strict=True

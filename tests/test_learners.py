@@ -187,3 +187,14 @@ def test_predictions_of_the_wrong_shape_fail_the_run(monkeypatch, shape, status)
         assert row["message"].startswith("predict returned shape (")
         assert row["message"].endswith("for 40 test points; allowed: (40,)")
         assert row["test_nmse"] is None
+
+
+@pytest.mark.parametrize("name", ["deep", "layerwise"])
+def test_two_training_points_train_rather_than_diverge(name):
+    # One fitting row after the validation split: nothing to standardise with.
+    spec = RunSpec(
+        "hierarchical", SMALL_HIERARCHICAL, name, fast_params(name), 2, 0, n_test=40
+    )
+    row = execute(spec).row
+    assert row["status"] == "ok", row["message"]
+    assert np.isfinite(row["test_nmse"])
