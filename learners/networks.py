@@ -615,7 +615,13 @@ class DeepNetwork(NetworkLearner):
             high=32,
             auto=True,
         ),
-        Param("width", int, 32, "units per level m (at least the task's width)", low=1),
+        Param(
+            "width",
+            int,
+            32,
+            "units per level m (fewer than the task's width cannot represent it)",
+            low=1,
+        ),
         Param(
             "skip",
             str,

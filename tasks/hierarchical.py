@@ -73,7 +73,16 @@ class Hierarchical(Task):
         "weighted gap**(l-1)"
     )
     params: ClassVar[tuple[Param, ...]] = (
-        Param("d", int, 20, "input dimension", low=1, high=10_000),
+        # The reference sample holds REFERENCE_ROWS x d float64: 1 MiB per input
+        # dimension, 2 GiB at the largest d (and as much again for --floors).
+        Param(
+            "d",
+            int,
+            20,
+            "input dimension (the reference sample takes 1 MiB per dimension)",
+            low=1,
+            high=2048,
+        ),
         Param("depth", int, 3, "number of quadratic levels L", low=1, high=12),
         Param("width", int, 4, "units per level k (at most d)", low=1, high=64),
         Param("skip", str, "chain", "levels feeding each level", choices=SKIPS),
