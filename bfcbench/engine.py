@@ -37,9 +37,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bfcbench.errors import ConfigError, ExecutorLost
+from bfcbench.errors import ClusterSetupError, ConfigError, ExecutorLost
 from bfcbench.isolation import Job, WorkerProcess, unfinished
 from bfcbench.output import format_number
+from bfcbench.registry import PLUGINS_VARIABLE
 from bfcbench.resources import (
     AUTO,
     available_cores,
@@ -589,7 +590,10 @@ class DaskExecutor(Executor):
     it the jobs it receives, so that a hang is stopped at its wall-clock limit
     and a crash costs one run, as locally. If a Dask worker dies, the scheduler
     gives its jobs to other workers; a job whose workers keep dying is recorded
-    as ``failed``.
+    as ``failed``. A job that the Dask workers cannot even resolve (a task or
+    learner they do not know) stops the sweep with :class:`ClusterSetupError`,
+    and a lost scheduler with :class:`ExecutorLost`; neither leaves a row for
+    the runs not finished.
 
     Parameters
     ----------
@@ -661,6 +665,18 @@ class DaskExecutor(Executor):
                         f"run and have no row: run the same command again to "
                         f"resume."
                     ) from None
+                except ConfigError as error:
+                    # Raised by the task itself, not by the run (which reports
+                    # its own errors in its row): the workers do not know a
+                    # name or parameter that this process knows. Every other
+                    # run would fail the same way; none of them is a result.
+                    raise ClusterSetupError(
+                        f"the Dask workers at {self.address} cannot run "
+                        f"{describe_job(job)}: {_sentence(error)}; install the "
+                        f"same bfcbench and {PLUGINS_VARIABLE} on the workers as "
+                        f"here, then run the same command again ({finished} of "
+                        f"{len(futures)} runs were stored, the rest have no row)."
+                    ) from None
                 except KilledWorker as error:
                     outcome = unfinished(
                         job,
@@ -713,6 +729,11 @@ def run_on_dask_worker(job: Job) -> RunOutcome:
         given = getattr(getattr(worker, "memory_manager", None), "memory_limit", None)
         memory_limit = int(given) // slots if given else default_memory_limit(slots)
     return process.run(Job(spec, job.timeout, memory_limit))
+
+
+def _sentence(error: BaseException) -> str:
+    """An error's message on one line, without its final period."""
+    return " ".join(str(error).split()).rstrip(".")
 
 
 def _bytes(memory_limit: int | str | None) -> int | None:
