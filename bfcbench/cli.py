@@ -4,8 +4,8 @@ Each command lives in ``bfcbench.commands.<name>`` with a ``register`` function
 that adds its sub-parser, and a plain function that does the work and can be
 called from Python. :func:`main` turns a :class:`~bfcbench.errors.ConfigError`
 into one line on stderr and exit status 2, any other bfcbench error (a store that
-cannot be written, a lost Dask scheduler) into one line and exit status 1; real
-bugs keep their traceback.
+cannot be written, a lost Dask scheduler, Dask workers that lack a plugin) into
+one line and exit status 1; real bugs keep their traceback.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ configuration keeps exactly one current row and the old ones stay readable.
 Executors (:func:`make_executor`):
 
 - :class:`InlineExecutor`: in this process, no isolation; for debugging;
-- :class:`ProcessPoolExecutor`: ``jobs`` worker processes on this machine, each
-  running one run at a time with ``cores // jobs`` threads; one worker is the
-  sequential mode;
+- :class:`ProcessPoolExecutor`: up to ``jobs`` worker processes on this
+  machine (no more than there are runs to run), each running one run at a time
+  with ``cores // workers`` threads; one worker is the sequential mode;
 - :class:`DaskExecutor`: a Dask cluster; each Dask worker thread runs its jobs
   in a worker process of its own, so timeouts and crashes behave as locally.
 """
@@ -37,9 +37,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bfcbench.errors import ConfigError, ExecutorLost
+from bfcbench.errors import ClusterSetupError, ConfigError, ExecutorLost
 from bfcbench.isolation import Job, WorkerProcess, unfinished
 from bfcbench.output import format_number
+from bfcbench.registry import PLUGINS_VARIABLE
 from bfcbench.resources import (
     AUTO,
     available_cores,
@@ -61,8 +62,10 @@ __all__ = [
     "ProcessPoolExecutor",
     "SweepReport",
     "describe_job",
+    "jobs_allowed",
     "jobs_for",
     "make_executor",
+    "most_jobs",
     "pending",
     "pending_from_statuses",
     "run_sweep",
@@ -70,6 +73,28 @@ __all__ = [
 
 # Statuses that --retry-failed runs again.
 RETRIED = ("failed", "timeout", "oom", "diverged", "skipped")
+
+# The most worker processes per core that --jobs may ask for. The runs are
+# CPU-bound: beyond one process per core they only time-slice the same cores
+# (and their fit times stop meaning anything), while each process holds a
+# Python and torch of its own and takes its share of the memory budget. Four
+# per core leaves room for runs that mostly wait on a GPU or on disk.
+JOBS_PER_CORE = 4
+
+
+def most_jobs() -> int:
+    """The largest ``jobs`` allowed on this machine: :data:`JOBS_PER_CORE` per core."""
+    return JOBS_PER_CORE * available_cores()
+
+
+def jobs_allowed() -> str:
+    """What ``--jobs`` accepts on this machine, for error messages."""
+    cores = available_cores()
+    return (
+        f"an integer from 0 to {most_jobs()} ({JOBS_PER_CORE} per core; this "
+        f"process may use {cores} core{'s' if cores > 1 else ''}) or 'auto' (one "
+        "per core)"
+    )
 
 
 @dataclass(frozen=True)
@@ -79,17 +104,19 @@ class EngineSettings:
     Parameters
     ----------
     jobs : int, default=1
-        Worker processes on this machine; 0 runs in this process without
-        isolation (no timeout, no memory cap beyond the estimate check).
+        The most worker processes on this machine, from 0 to :func:`most_jobs`;
+        a sweep starts no more than it has runs to run. 0 runs in this process
+        without isolation (no timeout, no memory cap beyond the estimate check).
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:port``); replaces ``jobs``.
     timeout : float, optional
         Default wall-clock limit of a run in seconds.
     memory_limit : int, "auto" or None, default="auto"
         Bytes one run may use; ``"auto"`` is half the machine's memory shared
-        among the runs executing on it at once; None for no limit.
+        among the worker processes actually used; None for no limit.
     threads : int, optional
-        Threads per run; default the cores shared among concurrent runs.
+        Threads per run; default the cores shared among the worker processes
+        actually used.
     retry_failed : bool, default=False
         Re-run configurations whose current row is not ``ok``.
     force : bool, default=False
@@ -105,7 +132,9 @@ class EngineSettings:
     force: bool = False
 
     def check(self) -> None:
-        """Refuse contradictory settings with a one-line ConfigError."""
+        """Refuse out-of-range or contradictory settings with a one-line ConfigError."""
+        if not 0 <= self.jobs <= most_jobs():
+            raise ConfigError(f"--jobs: got {self.jobs!r}; allowed: {jobs_allowed()}.")
         if self.scheduler is not None and self.jobs != 1:
             raise ConfigError(
                 f"--jobs: got {self.jobs!r} together with --scheduler; allowed: "
@@ -298,7 +327,7 @@ def run_sweep(
         len(jobs),
         stored_before,
         len(todo),
-        executor.describe(),
+        executor.describe(len(todo)),
     )
     if listener is not None:
         listener.begin(len(todo), stored_before)
@@ -351,11 +380,17 @@ OnStart = Callable[[Job], None] | None
 class Executor:
     """Runs jobs and yields ``(job, outcome)`` pairs as they finish.
 
-    Subclasses implement :meth:`run`; ``slots`` is how many runs execute at
-    once on one machine (it sizes the default memory budget and thread count).
+    Subclasses implement :meth:`run`; ``slots`` is the most runs that execute at
+    once on one machine. A call of :meth:`run` with fewer jobs runs fewer at once
+    (:meth:`concurrent_runs`), and that number sizes the default memory budget
+    and thread count of its runs.
     """
 
     slots: int = 1
+
+    def concurrent_runs(self, runs: int) -> int:
+        """How many of ``runs`` jobs execute at once here: at least 1."""
+        return max(1, min(self.slots, runs))
 
     def run(
         self, jobs: Sequence[Job], on_start: OnStart = None
@@ -363,8 +398,15 @@ class Executor:
         """Execute ``jobs``; yield each with its outcome, in order of completion."""
         raise NotImplementedError
 
-    def describe(self) -> str:
-        """The executor in a few words, for the log."""
+    def describe(self, runs: int | None = None) -> str:
+        """The executor in a few words, for the log.
+
+        Parameters
+        ----------
+        runs : int, optional
+            How many runs it is about to execute; default as many as it can
+            execute at once.
+        """
         return type(self).__name__
 
     def close(self) -> None:
@@ -376,14 +418,23 @@ class Executor:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def local_job(self, job: Job) -> Job:
-        """Fill in a job's threads and memory budget for a run on this machine."""
+    def local_job(self, job: Job, concurrent_runs: int | None = None) -> Job:
+        """Fill in a job's threads and memory budget for a run on this machine.
+
+        Parameters
+        ----------
+        job : Job
+        concurrent_runs : int, optional
+            Runs executing at once with it, which share the cores and the
+            automatic memory budget; default ``slots``.
+        """
+        sharing = self.slots if concurrent_runs is None else concurrent_runs
         spec = job.spec
         if spec.threads is None:
-            spec = replace(spec, threads=threads_per_run(self.slots))
+            spec = replace(spec, threads=threads_per_run(sharing))
         memory_limit = job.memory_limit
         if memory_limit == AUTO:
-            memory_limit = default_memory_limit(self.slots)
+            memory_limit = default_memory_limit(sharing)
         return Job(spec, job.timeout, memory_limit)
 
 
@@ -402,22 +453,25 @@ class InlineExecutor(Executor):
                 on_start(job)
             yield job, perform(job.spec, _bytes(job.memory_limit))
 
-    def describe(self) -> str:
+    def describe(self, runs: int | None = None) -> str:
         return "this process (no isolation)"
 
 
 class ProcessPoolExecutor(Executor):
-    """``workers`` worker processes on this machine, one run at a time each.
+    """Up to ``workers`` worker processes on this machine, one run at a time each.
 
-    The processes, and one thread in this process that feeds each of them, live
-    until :meth:`close`, so several calls of :meth:`run` share them and pay for
-    starting Python and torch once.
+    A call of :meth:`run` starts no more processes than it has jobs, and its runs
+    share the cores and the automatic memory budget among the processes it uses:
+    ``min(workers, len(jobs))``. The processes, and one thread in this process
+    that feeds each of them, live until :meth:`close`, so several calls of
+    :meth:`run` share them and pay for starting Python and torch once.
 
     Parameters
     ----------
     workers : int
-        Worker processes, at least 1; each run gets ``cores // workers``
-        threads unless its spec says otherwise.
+        The most worker processes, at least 1; each run gets ``cores // used``
+        threads, where ``used`` is the number of processes its batch uses, unless
+        its spec says otherwise.
     environment : mapping, optional
         Extra environment variables for the worker processes.
     """
@@ -438,11 +492,12 @@ class ProcessPoolExecutor(Executor):
         """Worker processes started so far (replacements included)."""
         return sum(process.started for process in self._processes)
 
-    def describe(self) -> str:
-        threads = threads_per_run(self.slots)
-        plural = "es" if self.slots > 1 else ""
+    def describe(self, runs: int | None = None) -> str:
+        used = self.slots if runs is None else self.concurrent_runs(runs)
+        threads = threads_per_run(used)
+        plural = "es" if used > 1 else ""
         return (
-            f"{self.slots} worker process{plural} ({threads} thread"
+            f"{used} worker process{plural} ({threads} thread"
             f"{'s' if threads > 1 else ''} each by default, {available_cores()} "
             "cores)"
         )
@@ -453,7 +508,10 @@ class ProcessPoolExecutor(Executor):
         if not jobs:
             return
         batch = _Batch()
-        while len(self._feeders) < min(self.slots, len(jobs)):
+        # Fewer jobs than workers: the idle workers are not started, and the
+        # runs share the cores and the memory among the workers they use.
+        used = self.concurrent_runs(len(jobs))
+        while len(self._feeders) < used:
             process = WorkerProcess(self.environment)
             feeder = threading.Thread(
                 target=self._feed,
@@ -465,7 +523,7 @@ class ProcessPoolExecutor(Executor):
             self._feeders.append(feeder)
             feeder.start()
         for job in jobs:
-            self._todo.put((self.local_job(job), batch))
+            self._todo.put((self.local_job(job, used), batch))
         remaining = len(jobs)
         try:
             while remaining:
@@ -532,7 +590,10 @@ class DaskExecutor(Executor):
     it the jobs it receives, so that a hang is stopped at its wall-clock limit
     and a crash costs one run, as locally. If a Dask worker dies, the scheduler
     gives its jobs to other workers; a job whose workers keep dying is recorded
-    as ``failed``.
+    as ``failed``. A job that the Dask workers cannot even resolve (a task or
+    learner they do not know) stops the sweep with :class:`ClusterSetupError`,
+    and a lost scheduler with :class:`ExecutorLost`; neither leaves a row for
+    the runs not finished.
 
     Parameters
     ----------
@@ -563,7 +624,7 @@ class DaskExecutor(Executor):
             self._quieted[name] = quieted.level
             quieted.setLevel(logging.CRITICAL)
 
-    def describe(self) -> str:
+    def describe(self, runs: int | None = None) -> str:
         workers = self.client.scheduler_info().get("workers", {})
         threads = sum(info.get("nthreads", 0) for info in workers.values())
         return (
@@ -603,6 +664,18 @@ class DaskExecutor(Executor):
                         f"{finished} of {len(futures)} runs; the rest were not "
                         f"run and have no row: run the same command again to "
                         f"resume."
+                    ) from None
+                except ConfigError as error:
+                    # Raised by the task itself, not by the run (which reports
+                    # its own errors in its row): the workers do not know a
+                    # name or parameter that this process knows. Every other
+                    # run would fail the same way; none of them is a result.
+                    raise ClusterSetupError(
+                        f"the Dask workers at {self.address} cannot run "
+                        f"{describe_job(job)}: {_sentence(error)}; install the "
+                        f"same bfcbench and {PLUGINS_VARIABLE} on the workers as "
+                        f"here, then run the same command again ({finished} of "
+                        f"{len(futures)} runs were stored, the rest have no row)."
                     ) from None
                 except KilledWorker as error:
                     outcome = unfinished(
@@ -656,6 +729,11 @@ def run_on_dask_worker(job: Job) -> RunOutcome:
         given = getattr(getattr(worker, "memory_manager", None), "memory_limit", None)
         memory_limit = int(given) // slots if given else default_memory_limit(slots)
     return process.run(Job(spec, job.timeout, memory_limit))
+
+
+def _sentence(error: BaseException) -> str:
+    """An error's message on one line, without its final period."""
+    return " ".join(str(error).split()).rstrip(".")
 
 
 def _bytes(memory_limit: int | str | None) -> int | None:

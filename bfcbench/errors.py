@@ -42,6 +42,17 @@ class ExecutorLost(BfcbenchError):
     """
 
 
+class ClusterSetupError(BfcbenchError):
+    """The workers of a cluster cannot run what this process can.
+
+    A task, learner or parameter that this process resolves is unknown where
+    the runs execute (a plugin or a bfcbench version that the workers lack).
+    That is the cluster's setup, not a run failing: the sweep stops without a
+    row for the runs not finished, and the same command resumes it once the
+    workers are set up like this process.
+    """
+
+
 class Diverged(BfcbenchError):
     """Training produced a non-finite loss.
 

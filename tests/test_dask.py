@@ -225,3 +225,61 @@ def test_a_lost_scheduler_stops_the_sweep_and_a_new_cluster_resumes_it(tmp_path)
     assert len(rows) == 12 and len({row["config_key"] for row in rows}) == 12
     assert {row["status"] for row in rows} == {"ok"}
     assert {row["run_id"] for row in kept} <= {row["run_id"] for row in rows}
+
+
+PLUGIN_GRID = """\
+n_train = [100, 200]
+seeds = 2
+n_test = 100
+
+[[tasks]]
+name = "hierarchical"
+params = { d = 8, depth = 2, width = 2 }
+
+[[learners]]
+name = "sleepy-mean"
+params = { seconds = 0.1 }
+"""
+
+
+def test_workers_without_the_plugin_stop_the_sweep_and_store_nothing(
+    tmp_path, monkeypatch
+):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(PLUGIN_GRID)
+    store = tmp_path / "runs.sqlite"
+    # Only the sweep process knows the plugin: the workers' environment lacks it.
+    monkeypatch.delenv("BFCBENCH_PLUGINS", raising=False)
+    environment = {**os.environ, **plugin_environment()}
+
+    def sweep_on(cluster):
+        return subprocess.run(
+            [sys.executable, "-m", "bfcbench", "sweep", str(grid)]
+            + ["--scheduler", cluster.address, "--store", str(store)],
+            capture_output=True,
+            env=environment,
+            text=True,
+            timeout=300,
+        )
+
+    for name in ("bare", "plugged"):
+        (tmp_path / name).mkdir()
+    with DaskCluster(tmp_path / "bare") as cluster:
+        refused = sweep_on(cluster)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stdout == ""
+    errors = [line for line in refused.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert errors[0].startswith(
+        f"bfcbench: error: the Dask workers at {cluster.address} cannot run "
+        "hierarchical[d=8,depth=2,width=2] sleepy-mean[seconds=0.1] n="
+    )
+    assert ": --learner: got 'sleepy-mean'; allowed: " in errors[0]
+    assert "BFCBENCH_PLUGINS on the workers" in errors[0]
+    assert stored(store) == []
+
+    with DaskCluster(tmp_path / "plugged", environment=plugin_environment()) as cluster:
+        completed = sweep_on(cluster)
+    assert completed.returncode == 0, completed.stderr
+    assert "4 runs planned, 0 already stored, 4 executed (4 ok)" in completed.stderr
+    assert [row["status"] for row in stored(store)] == ["ok"] * 4

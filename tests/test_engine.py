@@ -16,14 +16,17 @@ from bfcbench.engine import (
     EngineSettings,
     InlineExecutor,
     Job,
+    ProcessPoolExecutor,
     jobs_for,
     pending_from_statuses,
     run_sweep,
 )
 from bfcbench.errors import ConfigError
+from bfcbench.isolation import WorkerProcess, unfinished
 from bfcbench.progress import Progress
 from bfcbench.resources import (
     AUTO,
+    available_cores,
     default_memory_limit,
     parse_duration,
     parse_size,
@@ -167,6 +170,48 @@ def test_threads_fill_in_only_where_the_spec_has_none():
 def test_contradictory_settings_are_refused(settings, expected):
     with pytest.raises(ConfigError, match=expected):
         settings.check()
+
+
+@pytest.mark.parametrize("extra", [1, 1000])
+def test_more_jobs_than_four_per_core_are_refused(extra):
+    jobs = 4 * available_cores() + extra
+    settings = EngineSettings(jobs=jobs)
+    with pytest.raises(
+        ConfigError,
+        match=rf"^--jobs: got {jobs}; allowed: an integer from 0 to "
+        rf"{4 * available_cores()} \(4 per core",
+    ):
+        settings.check()
+
+
+def test_four_jobs_per_core_are_allowed():
+    EngineSettings(jobs=4 * available_cores()).check()
+
+
+@pytest.mark.parametrize(
+    ("workers", "runs", "used"), [(64, 1, 1), (40, 4, 4), (2, 5, 2), (3, 3, 3)]
+)
+def test_budget_and_threads_follow_the_workers_really_used(
+    monkeypatch, store_path, workers, runs, used
+):
+    # Record what each worker process would be given, without starting any.
+    given = []
+
+    def record(self, job, should_stop=None):
+        given.append(job)
+        return unfinished(job, "failed", "not run by this test")
+
+    monkeypatch.setattr(WorkerProcess, "run", record)
+    jobs = [
+        Job(spec("mean", seed=seed, threads=None), None, AUTO) for seed in range(runs)
+    ]
+    with ProcessPoolExecutor(workers) as executor, Store(store_path) as store:
+        description = executor.describe(runs)
+        report = run_sweep(jobs, store, executor)
+    assert report.executed == runs
+    assert {job.memory_limit for job in given} == {default_memory_limit(used)}
+    assert {job.spec.threads for job in given} == {threads_per_run(used)}
+    assert description.startswith(f"{used} worker process")
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ import time
 import pytest
 from sweep_support import alive, plugin_environment, spec, worker_children
 
+from bfcbench import resources
 from bfcbench.engine import Job, ProcessPoolExecutor, run_sweep
+from bfcbench.resources import AUTO
 from bfcbench.store import Store
 
 BUDGET = 512 * 2**20
@@ -139,3 +141,17 @@ def test_no_worker_process_outlives_the_sweep(sweep):
         time.sleep(0.1)
     assert not any(pid and alive(pid) for pid in workers)
     assert worker_children(os.getpid()) == []
+
+
+def test_a_run_with_many_jobs_allowed_gets_the_whole_budget(monkeypatch, tmp_path):
+    # Half of 2 GiB shared among 64 workers leaves 16 MiB, not enough for the
+    # mean's test sample; the one run uses one worker and gets all of it.
+    monkeypatch.setattr(resources, "physical_memory", lambda: 2 * 2**30)
+    job = Job(spec("mean", n_test=4000, threads=None), memory_limit=AUTO)
+    with ProcessPoolExecutor(64) as executor, Store(tmp_path / "runs.sqlite") as store:
+        run_sweep([job], store, executor)
+        rows = store.runs()
+        started = executor.processes_started
+    assert [row["status"] for row in rows] == ["ok"], rows[0]["message"]
+    assert rows[0]["threads"] == resources.available_cores()
+    assert started == 1

@@ -13,6 +13,8 @@ import pytest
 from conftest import run_cli
 from sweep_support import plugin_environment, stored
 
+from bfcbench.resources import available_cores
+
 GRID = """\
 n_train = [60, 120]
 seeds = 2
@@ -29,6 +31,8 @@ name = "mean"
 name = "raises"
 """
 SMALL = ["--task-param", "d=6", "--task-param", "width=2", "--task-param", "depth=2"]
+# The most worker processes that --jobs allows on this machine.
+MOST_JOBS = 4 * available_cores()
 
 
 @pytest.fixture
@@ -108,6 +112,10 @@ def test_bad_sweep_file_is_one_line_exit_2_and_nothing_stored(
     ("args", "expected"),
     [
         (["--jobs", "many"], "--jobs: got 'many'"),
+        (
+            ["--jobs", str(MOST_JOBS + 1)],
+            f"--jobs: got {MOST_JOBS + 1}; allowed: an integer from 0 to {MOST_JOBS}",
+        ),
         (["--timeout", "soon"], "--timeout: got 'soon'; allowed: a duration"),
         (["--memory-limit", "lots"], "--memory-limit: got 'lots'; allowed: a size"),
         (
@@ -142,6 +150,20 @@ def test_run_goes_through_the_engine_and_resumes(store_path):
     # The output still shows every planned configuration.
     assert len(json.loads(again.stdout)) == 4
     assert {row["threads"] for row in json.loads(again.stdout)} == {1}
+
+
+def test_one_run_uses_one_worker_with_all_the_cores_and_memory(store_path):
+    # Each of MOST_JOBS workers would get a sliver of the cores and memory; one
+    # run needs one worker, which gets them all.
+    result = run_cli(
+        "run",
+        *[*SMALL, "--learner", "mean", "--n", "200", "--format", "json"],
+        *["--jobs", str(MOST_JOBS), "--store", str(store_path)],
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 to run on 1 worker process (" in result.stderr
+    [row] = json.loads(result.stdout)
+    assert (row["status"], row["threads"]) == ("ok", available_cores())
 
 
 def read_terminal(master: int, process: subprocess.Popen) -> str:

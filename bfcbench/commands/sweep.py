@@ -73,9 +73,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         default="1",
         metavar="N",
-        help="worker processes on this machine, each with cores/N threads; "
-        "'auto' for one per core; 0 runs in this process without isolation "
-        "(debugging) (default: 1)",
+        help="the most worker processes on this machine (up to 4 per core); no "
+        "more start than there are runs to run, and their runs share the cores "
+        "as threads; 'auto' for one per core; 0 runs in this process without "
+        "isolation (debugging) (default: 1)",
     )
     group.add_argument(
         "--scheduler",
@@ -95,7 +96,8 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="SIZE",
         help="memory budget of each run, e.g. 4G or 512M, 'none', or 'auto': "
-        "half the machine's memory shared among concurrent runs (default: auto)",
+        "half the machine's memory shared among the worker processes used "
+        "(default: auto)",
     )
     group.add_argument(
         "--retry-failed",
@@ -115,16 +117,14 @@ def engine_settings(
 ) -> EngineSettings:
     """Check the execution options; the command line wins over the sweep file."""
     jobs_text = str(args.jobs).strip().lower()
-    jobs = (
-        available_cores()
-        if jobs_text == AUTO
-        else single_int(jobs_text, "--jobs", 0, 1024)
-        if jobs_text.isdigit()
-        else None
-    )
-    if jobs is None:
+    if jobs_text == AUTO:
+        jobs = available_cores()
+    elif re.fullmatch(r"[0-9]+", jobs_text):
+        # The range is checked with the other settings (EngineSettings.check).
+        jobs = int(jobs_text)
+    else:
         raise ConfigError(
-            f"--jobs: got {args.jobs!r}; allowed: an integer from 0 to 1024 or 'auto'."
+            f"--jobs: got {args.jobs!r}; allowed: {engine.jobs_allowed()}."
         )
     scheduler = args.scheduler
     if scheduler is not None and not re.fullmatch(
