@@ -425,13 +425,15 @@ class Executor:
         ----------
         job : Job
         concurrent_runs : int, optional
-            Runs executing at once with it, which share the cores and the
-            automatic memory budget; default ``slots``.
+            Runs executing at once with it, which share the automatic memory
+            budget; default ``slots``. The default thread count follows
+            ``slots`` alone, so that a run gets the same threads, and the same
+            last bits, whether it runs in a full sweep or in its resumed tail.
         """
         sharing = self.slots if concurrent_runs is None else concurrent_runs
         spec = job.spec
         if spec.threads is None:
-            spec = replace(spec, threads=threads_per_run(sharing))
+            spec = replace(spec, threads=threads_per_run(self.slots))
         memory_limit = job.memory_limit
         if memory_limit == AUTO:
             memory_limit = default_memory_limit(sharing)
@@ -494,7 +496,7 @@ class ProcessPoolExecutor(Executor):
 
     def describe(self, runs: int | None = None) -> str:
         used = self.slots if runs is None else self.concurrent_runs(runs)
-        threads = threads_per_run(used)
+        threads = threads_per_run(self.slots)
         plural = "es" if used > 1 else ""
         return (
             f"{used} worker process{plural} ({threads} thread"
