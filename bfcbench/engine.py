@@ -20,7 +20,7 @@ Executors (:func:`make_executor`):
 - :class:`InlineExecutor`: in this process, no isolation; for debugging;
 - :class:`ProcessPoolExecutor`: up to ``jobs`` worker processes on this
   machine (no more than there are runs to run), each running one run at a time
-  with ``cores // workers`` threads; one worker is the sequential mode;
+  with ``cores // jobs`` threads; one worker is the sequential mode;
 - :class:`DaskExecutor`: a Dask cluster; each Dask worker thread runs its jobs
   in a worker process of its own, so timeouts and crashes behave as locally.
 """
@@ -115,8 +115,7 @@ class EngineSettings:
         Bytes one run may use; ``"auto"`` is half the machine's memory shared
         among the worker processes actually used; None for no limit.
     threads : int, optional
-        Threads per run; default the cores shared among the worker processes
-        actually used.
+        Threads per run; default ``cores // jobs``, at least 1.
     retry_failed : bool, default=False
         Re-run configurations whose current row is not ``ok``.
     force : bool, default=False
@@ -381,9 +380,9 @@ class Executor:
     """Runs jobs and yields ``(job, outcome)`` pairs as they finish.
 
     Subclasses implement :meth:`run`; ``slots`` is the most runs that execute at
-    once on one machine. A call of :meth:`run` with fewer jobs runs fewer at once
-    (:meth:`concurrent_runs`), and that number sizes the default memory budget
-    and thread count of its runs.
+    once on one machine; it sizes the default thread count of each run. A call
+    of :meth:`run` with fewer jobs runs fewer at once (:meth:`concurrent_runs`),
+    and that number sizes the default memory budget of its runs.
     """
 
     slots: int = 1
@@ -463,7 +462,7 @@ class ProcessPoolExecutor(Executor):
     """Up to ``workers`` worker processes on this machine, one run at a time each.
 
     A call of :meth:`run` starts no more processes than it has jobs, and its runs
-    share the cores and the automatic memory budget among the processes it uses:
+    share the automatic memory budget among the processes it uses:
     ``min(workers, len(jobs))``. The processes, and one thread in this process
     that feeds each of them, live until :meth:`close`, so several calls of
     :meth:`run` share them and pay for starting Python and torch once.
@@ -471,9 +470,9 @@ class ProcessPoolExecutor(Executor):
     Parameters
     ----------
     workers : int
-        The most worker processes, at least 1; each run gets ``cores // used``
-        threads, where ``used`` is the number of processes its batch uses, unless
-        its spec says otherwise.
+        The most worker processes, at least 1; each run gets ``cores // workers``
+        threads unless its spec says otherwise (whatever number of processes its
+        batch uses, so that a short batch computes the same bits).
     environment : mapping, optional
         Extra environment variables for the worker processes.
     """
@@ -511,7 +510,7 @@ class ProcessPoolExecutor(Executor):
             return
         batch = _Batch()
         # Fewer jobs than workers: the idle workers are not started, and the
-        # runs share the cores and the memory among the workers they use.
+        # runs share the memory budget among the workers they use.
         used = self.concurrent_runs(len(jobs))
         while len(self._feeders) < used:
             process = WorkerProcess(self.environment)

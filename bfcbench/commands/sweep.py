@@ -73,10 +73,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         default="1",
         metavar="N",
-        help="the most worker processes on this machine (up to 4 per core); no "
-        "more start than there are runs to run, and their runs share the cores "
-        "as threads; 'auto' for one per core; 0 runs in this process without "
-        "isolation (debugging) (default: 1)",
+        help="the most worker processes on this machine (up to 4 per core), each "
+        "run with cores/N threads; no more start than there are runs to run; "
+        "'auto' for one per core; 0 runs in this process without isolation "
+        "(debugging) (default: 1)",
     )
     group.add_argument(
         "--scheduler",
