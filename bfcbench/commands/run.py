@@ -16,6 +16,7 @@ from bfcbench.commands.common import (
     single_int,
 )
 from bfcbench.commands.sweep import (
+    add_dry_run,
     add_engine_options,
     engine_settings,
     execute_jobs,
@@ -95,11 +96,7 @@ def register(
         help="also print the hyperparameters each run chose on its validation split "
         "(the json format always includes them)",
     )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print what would run and what is already stored; run nothing",
-    )
+    add_dry_run(parser)
     add_engine_options(parser)
     add_store(parser)
     add_format(parser, ("table", "markdown", "csv", "json"))

@@ -55,15 +55,20 @@ def register(
         help="threads per run (default: the file's threads, else the cores "
         "shared among concurrent runs)",
     )
+    add_dry_run(parser)
+    add_engine_options(parser)
+    add_store(parser)
+    add_format(parser, ("table", "markdown", "csv", "json"))
+    parser.set_defaults(handler=handle)
+
+
+def add_dry_run(parser: argparse.ArgumentParser) -> None:
+    """``--dry-run``, shared by ``run`` and ``sweep``."""
     parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print what would run and what is already stored; run nothing",
     )
-    add_engine_options(parser)
-    add_store(parser)
-    add_format(parser, ("table", "markdown", "csv", "json"))
-    parser.set_defaults(handler=handle)
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
