@@ -22,7 +22,27 @@ SMALL_TASK = {"d": 8, "depth": 2, "width": 2}
 # process it starts, so without a nanny its pid is the worker's).
 DASK = [str(Path(sys.executable).with_name("dask"))]
 
+
 # Columns that say what a run computed (not when, where or how fast).
+def sleepy_grid(seeds: int, seconds: str) -> str:
+    """A sweep file: the small hierarchical task at n = 100 and 200, ``seeds``
+    seeds, and ``sleepy-mean`` (a plugin learner) sleeping ``seconds`` (a TOML
+    value: one number or a list, each list entry a learner configuration)."""
+    return f"""\
+n_train = [100, 200]
+seeds = {seeds}
+n_test = 100
+
+[[tasks]]
+name = "hierarchical"
+params = {{ d = 8, depth = 2, width = 2 }}
+
+[[learners]]
+name = "sleepy-mean"
+params = {{ seconds = {seconds} }}
+"""
+
+
 RESULT_COLUMNS = (
     "config_key",
     "status",

@@ -20,6 +20,7 @@ from sweep_support import (
     alive,
     integrity,
     plugin_environment,
+    sleepy_grid,
     spec,
     stored,
     worker_children,
@@ -117,19 +118,7 @@ def test_unreachable_scheduler_is_a_config_error():
         DaskExecutor("tcp://127.0.0.1:9", connect_timeout=2)
 
 
-KILL_GRID = """\
-n_train = [100, 200]
-seeds = 6
-n_test = 100
-
-[[tasks]]
-name = "hierarchical"
-params = { d = 8, depth = 2, width = 2 }
-
-[[learners]]
-name = "sleepy-mean"
-params = { seconds = 0.3 }
-"""
+KILL_GRID = sleepy_grid(seeds=6, seconds="0.3")
 
 
 def test_a_dask_worker_killed_mid_sweep_loses_no_run(tmp_path):
@@ -227,19 +216,7 @@ def test_a_lost_scheduler_stops_the_sweep_and_a_new_cluster_resumes_it(tmp_path)
     assert {row["run_id"] for row in kept} <= {row["run_id"] for row in rows}
 
 
-PLUGIN_GRID = """\
-n_train = [100, 200]
-seeds = 2
-n_test = 100
-
-[[tasks]]
-name = "hierarchical"
-params = { d = 8, depth = 2, width = 2 }
-
-[[learners]]
-name = "sleepy-mean"
-params = { seconds = 0.1 }
-"""
+PLUGIN_GRID = sleepy_grid(seeds=2, seconds="0.1")
 
 
 def test_workers_without_the_plugin_stop_the_sweep_and_store_nothing(

@@ -13,23 +13,18 @@ import sys
 import time
 
 import pytest
-from sweep_support import alive, integrity, plugin_environment, spec, worker_children
+from sweep_support import (
+    alive,
+    integrity,
+    plugin_environment,
+    sleepy_grid,
+    spec,
+    worker_children,
+)
 
 from bfcbench.runner import execute
 
-GRID = """\
-n_train = [100, 200]
-seeds = 6
-n_test = 100
-
-[[tasks]]
-name = "hierarchical"
-params = { d = 8, depth = 2, width = 2 }
-
-[[learners]]
-name = "sleepy-mean"
-params = { seconds = [0.1, 0.2, 0.3] }
-"""
+GRID = sleepy_grid(seeds=6, seconds="[0.1, 0.2, 0.3]")
 GRID_RUNS = 3 * 2 * 6
 
 
