@@ -116,16 +116,22 @@ def default_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return DEFAULT_PATH
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` itself if it exists, else its closest existing ancestor: where a
+    command that creates the missing folders would start writing."""
+    existing = path if str(path) else Path(".")
+    while not existing.exists():
+        existing = existing.parent
+    return existing
+
+
 def check_writable(path: Path) -> None:
     """Refuse a store path that cannot be a file, before anything runs."""
     if path.is_dir():
         raise ConfigError(
             f"--store: got {str(path)!r}; allowed: a file path, not a directory."
         )
-    parent = path.parent if str(path.parent) else Path(".")
-    existing = parent
-    while not existing.exists():
-        existing = existing.parent
+    existing = nearest_existing(path.parent)
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise ConfigError(
             f"--store: got {str(path)!r}; allowed: a path in a writable directory."

@@ -88,7 +88,7 @@ def register(
         "--threads",
         default=None,
         metavar="T",
-        help="torch threads per run (default: torch's)",
+        help="threads per run (default: the cores divided by --jobs, at least 1)",
     )
     parser.add_argument(
         "--show-choices",

@@ -53,7 +53,7 @@ def register(
         default=None,
         metavar="T",
         help="threads per run (default: the file's threads, else the cores "
-        "shared among concurrent runs)",
+        "divided by --jobs, at least 1)",
     )
     add_dry_run(parser)
     add_engine_options(parser)

@@ -36,6 +36,7 @@ from bfcbench.reading.results import Labeller, ResultSet
 from bfcbench.reading.samples import check_eps, requirements
 from bfcbench.reading.samples import records as sample_records
 from bfcbench.reading.tables import describe_spread, pivot_tables, text_rows
+from bfcbench.store import nearest_existing
 
 logger = logging.getLogger(__name__)
 
@@ -326,9 +327,7 @@ def render_markdown(blocks: Sequence[Block]) -> str:
 def check_out_directory(directory: Path) -> None:
     """Refuse an output folder that is a file, or lies under one, or cannot be
     written, before any work is done."""
-    existing = directory
-    while not existing.exists():
-        existing = existing.parent
+    existing = nearest_existing(directory)
     if not existing.is_dir():
         raise ConfigError(
             f"--out: got {str(directory)!r}, but {str(existing)!r} is a file; "
